@@ -1,0 +1,94 @@
+# amp2ph: move Amplitude's event history into PostHog.
+#
+#   make                  build every program into build/
+#   make SANITIZE=1       the same with ASan+UBSan into build/san/
+#   make check            install missing packages, build, run all tests
+#                         (plain build, then the sanitizer build)
+#   make demo             the main job end to end on sample data
+#   make bench            scripts/bench
+#   make install          PREFIX=/usr/local DESTDIR=
+
+VERSION	= 0.1.0
+PREFIX	= /usr/local
+BINDIR	= $(PREFIX)/bin
+MANDIR	= $(PREFIX)/share/man/man1
+
+CC	= cc
+OPT	= -O2
+CFLAGS	= $(OPT) -g -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter
+CPPFLAGS = -D_GNU_SOURCE -DAMP2PH_VERSION='"$(VERSION)"' -Icommon
+LDLIBS	= -lz -lyajl -lcurl -lsqlite3 -ljq -luuid -lm -lpthread
+
+BUILD	= build
+ifeq ($(SANITIZE),1)
+BUILD	= build/san
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+PROGS	= amp-unpack
+TOOLS	= amp-sample
+COMMON	= buf cli gunzip hours jsonw natsort outfile progress src xalloc zip
+COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
+HEADERS	= $(wildcard common/*.h)
+
+all: $(PROGS:%=$(BUILD)/%) $(TOOLS:%=$(BUILD)/%)
+
+$(BUILD)/common/%.o: common/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/cmd/%.o: cmd/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libamp2ph.a: $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $(COMMON_OBJ)
+
+$(PROGS:%=$(BUILD)/%): $(BUILD)/%: $(BUILD)/cmd/%.o $(BUILD)/libamp2ph.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libamp2ph.a $(LDLIBS)
+
+# The sample-export generator is a test and benchmark tool, not installed.
+$(BUILD)/amp-sample: scripts/amp-sample.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ scripts/amp-sample.c -lz
+
+deps:
+	scripts/install-deps
+
+check: deps
+	$(MAKE) all
+	$(MAKE) SANITIZE=1 all
+	tests/run
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+bench: deps
+	$(MAKE) all
+	scripts/bench
+
+lint:
+	mandoc -Tlint -W warning man/*.1
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	for p in $(PROGS); do \
+		cp $(BUILD)/$$p $(DESTDIR)$(BINDIR)/$$p && \
+		chmod 755 $(DESTDIR)$(BINDIR)/$$p && \
+		cp man/$$p.1 $(DESTDIR)$(MANDIR)/$$p.1 && \
+		chmod 644 $(DESTDIR)$(MANDIR)/$$p.1 || exit 1; \
+	done
+
+uninstall:
+	for p in $(PROGS); do \
+		rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(MANDIR)/$$p.1; \
+	done
+
+clean:
+	rm -rf build
+
+.PHONY: all deps check demo bench lint install uninstall clean

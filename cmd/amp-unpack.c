@@ -1,0 +1,559 @@
+/*
+ * amp-unpack: write every Amplitude event line of zip archives, gzip
+ * files, plain NDJSON files and directories to stdout, byte for byte,
+ * one per line, in a deterministic order.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "gunzip.h"
+#include "hours.h"
+#include "jsonw.h"
+#include "natsort.h"
+#include "outfile.h"
+#include "progress.h"
+#include "src.h"
+#include "xalloc.h"
+#include "zip.h"
+
+#define CHUNK		(256 * 1024)
+/* A line longer than this is passed on in pieces rather than held. */
+#define MAXHOLD		(64 * 1024 * 1024)
+
+struct strv {
+	char	**v;
+	size_t	  n, cap;
+};
+
+static int	 listflag, progressflag, strictflag;
+static int64_t	 since = INT64_MIN, until = INT64_MAX;
+static int	 dataerr, runerr;
+static char	*lbuf;
+static size_t	 lcap;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: amp-unpack [-lp] [--strict] [--since hour] [--until hour] "
+	    "[file | dir | -] ...\n");
+	exit(EXIT_USAGE);
+}
+
+static void
+strv_push(struct strv *sv, char *s)
+{
+	if (sv->n == sv->cap) {
+		sv->cap = sv->cap ? sv->cap * 2 : 16;
+		sv->v = xrealloc(sv->v, sv->cap * sizeof(*sv->v));
+	}
+	sv->v[sv->n++] = s;
+}
+
+/* Report bad input; with --strict it is the end of the run. */
+static void
+bad(const char *where, const char *what, const char *msg)
+{
+	if (what != NULL)
+		warnx("%s: %s: %s", where, what, msg);
+	else
+		warnx("%s: %s", where, msg);
+	dataerr = 1;
+	if (strictflag) {
+		warnx("stopping at the first error (--strict)");
+		exit(EXIT_DATAERR);
+	}
+}
+
+static const char *
+basename_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t ls = strlen(s), lf = strlen(suf);
+
+	return ls >= lf && strcmp(s + ls - lf, suf) == 0;
+}
+
+/*
+ * Names that are not event data: S3-export completion markers, and
+ * merged-id files (<org>_<date>_<H>.json.gz, no "#part" like events).
+ */
+static const char *
+skip_reason(const char *name)
+{
+	const char *b = basename_of(name);
+	int64_t h;
+	size_t d;
+
+	if (*b == '\0')
+		return "directory entry";
+	if (has_suffix(b, "_complete") || has_suffix(b, "_complete.json") ||
+	    has_suffix(b, "_complete.json.gz"))
+		return "export completion marker";
+	/* <digits>_<YYYY-MM-DD>_<H>.json[.gz]: an hour but no part. */
+	d = strspn(b, "0123456789");
+	if (d > 0 && b[d] == '_' && strchr(b, '#') == NULL &&
+	    hour_from_name(b, &h) == 0 &&
+	    (has_suffix(b, ".json.gz") || has_suffix(b, ".json")))
+		return "merged amplitude_id file, not events";
+	return NULL;
+}
+
+/* --since/--until: members named for an hour outside them are skipped. */
+static int
+selected(const char *name)
+{
+	int64_t h;
+
+	if (since == INT64_MIN && until == INT64_MAX)
+		return 1;
+	if (hour_from_name(name, &h) == -1)
+		return 1;
+	return h >= since && h <= until;
+}
+
+static void
+write_out(const char *p, size_t n)
+{
+	outfile_write(stdout, p, n, "stdout");
+}
+
+/*
+ * Copy the lines of s to stdout.  Only whole lines are written, so a
+ * member that breaks off mid-line leaves no fragment behind; a last line
+ * without its newline gets one.  Returns 0, or -1 with s->errmsg set.
+ */
+static int
+copy_lines(struct src *s, uint64_t *lines, int *cut_line)
+{
+	size_t len = 0;
+	int midline = 0;	/* part of the current line already written */
+	ssize_t n;
+
+	*lines = 0;
+	*cut_line = 0;
+	for (;;) {
+		if (lcap - len < CHUNK) {
+			if (len >= MAXHOLD) {
+				write_out(lbuf, len);
+				len = 0;
+				midline = 1;
+			} else {
+				lcap = lcap ? lcap * 2 : 4 * CHUNK;
+				lbuf = xrealloc(lbuf, lcap);
+			}
+			continue;
+		}
+		if ((n = src_read(s, (unsigned char *)lbuf + len,
+		    lcap - len)) == -1) {
+			if (midline) {
+				write_out("\n", 1);
+				*cut_line = 1;
+			}
+			return -1;
+		}
+		progress_tick();
+		if (n == 0)
+			break;
+		char *p = lbuf + len, *end = p + n, *last = NULL, *q;
+		for (q = p; (q = memchr(q, '\n', end - q)) != NULL; q++) {
+			(*lines)++;
+			last = q;
+		}
+		len += n;
+		if (last != NULL) {
+			size_t whole = last + 1 - lbuf;
+			write_out(lbuf, whole);
+			memmove(lbuf, lbuf + whole, len - whole);
+			len -= whole;
+			midline = 0;
+		}
+	}
+	if (len > 0 || midline) {
+		write_out(lbuf, len);
+		write_out("\n", 1);
+		(*lines)++;
+	}
+	return 0;
+}
+
+/* Lines of a member or file, decompressing it if it is gzip. */
+static void
+emit(struct src *raw, const char *where, const char *what)
+{
+	unsigned char head[4];
+	struct src *s;
+	uint64_t lines;
+	int cut;
+	ssize_t n;
+
+	if ((n = src_peek(raw, head, sizeof(head), &s)) == -1) {
+		bad(where, what, raw->errmsg);
+		src_free(raw);
+		return;
+	}
+	if (n == 0) {
+		src_free(s);
+		return;
+	}
+	if (gzip_magic(head, n))
+		s = src_gunzip(s);
+	else if (zip_magic(head, n)) {
+		bad(where, what, "a zip inside a zip is not read; unzip the "
+		    "outer archive first");
+		src_free(s);
+		return;
+	}
+	if (copy_lines(s, &lines, &cut) == -1) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s; %llu whole lines were written "
+		    "before it%s", s->errmsg, (unsigned long long)lines,
+		    cut ? ", then a line cut short (it will not parse)" :
+		    ", the cut-off line was dropped");
+		bad(where, what, msg);
+	}
+	src_free(s);
+}
+
+static void
+list_line(const char *archive, const char *member, uint64_t csize,
+    int has_usize, uint64_t usize)
+{
+	struct buf b = { 0 };
+	int first = 1;
+	int64_t h;
+	char hs[16];
+
+	buf_addc(&b, '{');
+	jsonw_key(&b, "archive", &first);
+	if (archive)
+		jsonw_cstr(&b, archive);
+	else
+		buf_adds(&b, "null");
+	jsonw_key(&b, "member", &first);
+	jsonw_cstr(&b, member);
+	jsonw_key(&b, "compressed", &first);
+	jsonw_u64(&b, csize);
+	jsonw_key(&b, "uncompressed", &first);
+	if (has_usize)
+		jsonw_u64(&b, usize);
+	else
+		buf_adds(&b, "null");
+	jsonw_key(&b, "hour", &first);
+	if (hour_from_name(member, &h) == 0) {
+		hour_format(h, hs);
+		jsonw_cstr(&b, hs);
+	} else
+		buf_adds(&b, "null");
+	buf_adds(&b, "}\n");
+	write_out(b.p, b.len);
+	buf_free(&b);
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	const struct zip_entry *x = *(struct zip_entry *const *)a;
+	const struct zip_entry *y = *(struct zip_entry *const *)b;
+
+	return natcmp_qsort(&x->name, &y->name);
+}
+
+static void
+do_zip(int fd, const char *path)
+{
+	struct zip z;
+	struct zip_entry **order;
+	char err[256];
+	size_t i;
+
+	if (zip_open(&z, fd, err, sizeof(err)) == -1) {
+		bad(path, NULL, err);
+		return;
+	}
+	if (z.recovered)
+		bad(path, NULL, "no central directory (truncated archive?); "
+		    "reading the members that are there");
+	order = xcalloc(z.nent, sizeof(*order));
+	for (i = 0; i < z.nent; i++)
+		order[i] = &z.ent[i];
+	qsort(order, z.nent, sizeof(*order), cmp_entry);
+	for (i = 0; i < z.nent; i++) {
+		struct zip_entry *e = order[i];
+		const char *why;
+		struct src *m;
+
+		if ((why = skip_reason(e->name)) != NULL) {
+			if (strcmp(why, "directory entry") != 0)
+				warnx("%s: %s: skipped: %s", path, e->name,
+				    why);
+			continue;
+		}
+		if (!selected(e->name))
+			continue;
+		if (listflag) {
+			list_line(path, e->name, e->csize, e->damage == NULL,
+			    e->usize);
+			continue;
+		}
+		if ((m = zip_member(&z, e - z.ent, err, sizeof(err))) == NULL) {
+			bad(path, e->name, err);
+			continue;
+		}
+		emit(m, path, e->name);
+	}
+	free(order);
+	zip_close(&z);
+}
+
+static void
+do_file(const char *path)
+{
+	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	unsigned char head[4];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY)) == -1) {
+		warn("%s", path);
+		runerr = 1;
+		if (strictflag)
+			exit(EXIT_RUNTIME);
+		return;
+	}
+	if (fstat(fd, &st) == -1)
+		err(1, "%s", name);
+	if (S_ISREG(st.st_mode)) {
+		n = pread(fd, head, sizeof(head), 0);
+		if (n == -1) {
+			warn("%s", name);
+			runerr = 1;
+			goto out;
+		}
+		if (zip_magic(head, n)) {
+			do_zip(fd, name);
+			goto out;
+		}
+		if (n == 0) {
+			warnx("%s: empty file", name);
+			goto out;
+		}
+		if (listflag) {
+			list_line(NULL, name, st.st_size, 0, 0);
+			goto out;
+		}
+		/* Read from offset 0 even if stdin was already moved. */
+		if (lseek(fd, 0, SEEK_SET) == -1 && fd != STDIN_FILENO)
+			err(1, "%s", name);
+		emit(src_fd(fd), name, NULL);
+	} else {
+		struct src *s;
+
+		if ((n = src_peek(src_fd(fd), head, sizeof(head), &s)) == -1)
+			err(1, "%s", name);
+		if (zip_magic(head, n)) {
+			bad(name, NULL, "a zip archive cannot be read from a "
+			    "pipe: pass it as a file (amp-unpack FILE.zip), "
+			    "or redirect it (amp-unpack < FILE.zip)");
+			src_free(s);
+			goto out;
+		}
+		if (listflag) {
+			list_line(NULL, name, 0, 0, 0);
+			src_free(s);
+			goto out;
+		}
+		emit(s, name, NULL);
+	}
+out:
+	if (fd != STDIN_FILENO)
+		close(fd);
+}
+
+/* Files of a directory tree, each directory's entries in natural order. */
+static void
+walk(const char *dir, struct strv *out)
+{
+	struct strv here = { 0 };
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL) {
+		warn("%s", dir);
+		runerr = 1;
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;	/* ., .., and hidden files */
+		size_t len = strlen(dir) + strlen(de->d_name) + 2;
+		char *p = xmalloc(len);
+		snprintf(p, len, "%s/%s", dir, de->d_name);
+		strv_push(&here, p);
+	}
+	closedir(d);
+	qsort(here.v, here.n, sizeof(*here.v), natcmp_qsort);
+	for (size_t i = 0; i < here.n; i++) {
+		struct stat st;
+
+		if (stat(here.v[i], &st) == -1) {
+			warn("%s", here.v[i]);
+			runerr = 1;
+			free(here.v[i]);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			walk(here.v[i], out);
+			free(here.v[i]);
+		} else
+			strv_push(out, here.v[i]);
+	}
+	free(here.v);
+}
+
+static int
+is_data_name(const char *p)
+{
+	return has_suffix(p, ".zip") || has_suffix(p, ".gz") ||
+	    has_suffix(p, ".json") || has_suffix(p, ".ndjson") ||
+	    has_suffix(p, ".jsonl");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "list",	no_argument,		NULL, 'l' },
+		{ "progress",	no_argument,		NULL, 'p' },
+		{ "since",	required_argument,	NULL, 'S' },
+		{ "strict",	no_argument,		NULL, 's' },
+		{ "until",	required_argument,	NULL, 'U' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct strv files = { 0 };
+	uint64_t total = 0;
+	int ch, i;
+
+	while ((ch = getopt_long(argc, argv, "hlp", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			listflag = 1;
+			break;
+		case 'p':
+			progressflag = 1;
+			break;
+		case 'S':
+			if (hour_parse(optarg, 0, &since) == -1)
+				errx(EXIT_USAGE, "--since: not a date or hour: "
+				    "%s (use YYYY-MM-DD or YYYY-MM-DDTHH)",
+				    optarg);
+			break;
+		case 's':
+			strictflag = 1;
+			break;
+		case 'U':
+			if (hour_parse(optarg, 1, &until) == -1)
+				errx(EXIT_USAGE, "--until: not a date or hour: "
+				    "%s (use YYYY-MM-DD or YYYY-MM-DDTHH)",
+				    optarg);
+			break;
+		case 'V':
+			cli_version("amp-unpack");
+			return 0;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (since > until)
+		errx(EXIT_USAGE, "--since is after --until");
+
+	if (argc == 0)
+		strv_push(&files, xstrdup("-"));
+	for (i = 0; i < argc; i++) {
+		struct stat st;
+
+		if (strcmp(argv[i], "-") == 0) {
+			strv_push(&files, xstrdup("-"));
+			continue;
+		}
+		if (stat(argv[i], &st) == -1) {
+			warn("%s", argv[i]);
+			runerr = 1;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			struct strv tree = { 0 };
+
+			walk(argv[i], &tree);
+			for (size_t j = 0; j < tree.n; j++) {
+				const char *why = skip_reason(tree.v[j]);
+				if (why != NULL)
+					warnx("%s: skipped: %s", tree.v[j], why);
+				else if (!is_data_name(tree.v[j]))
+					warnx("%s: skipped: not a .zip, .gz, "
+					    ".json or .ndjson file", tree.v[j]);
+				else if (selected(tree.v[j])) {
+					strv_push(&files, tree.v[j]);
+					continue;
+				}
+				free(tree.v[j]);
+			}
+			free(tree.v);
+		} else
+			strv_push(&files, xstrdup(argv[i]));
+	}
+	if (runerr && strictflag)
+		return EXIT_RUNTIME;
+
+	for (size_t j = 0; j < files.n; j++) {
+		struct stat st;
+		const char *p = files.v[j];
+
+		if (strcmp(p, "-") == 0 ? fstat(STDIN_FILENO, &st) == 0 :
+		    stat(p, &st) == 0)
+			if (S_ISREG(st.st_mode))
+				total += st.st_size;
+	}
+	if (progressflag && !listflag)
+		progress_start("amp-unpack", total);
+	for (size_t j = 0; j < files.n; j++) {
+		do_file(files.v[j]);
+		free(files.v[j]);
+	}
+	free(files.v);
+	free(lbuf);
+	progress_end();
+	if (outfile_close(stdout, "stdout") == -1)
+		return EXIT_RUNTIME;
+	if (runerr)
+		return EXIT_RUNTIME;
+	return dataerr ? EXIT_DATAERR : 0;
+}

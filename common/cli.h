@@ -1,0 +1,23 @@
+/*
+ * cli: what every program's command line shares: --version, number
+ * parsing with range checks, and the exit codes of shared/DESIGN.md.
+ */
+#ifndef CLI_H
+#define CLI_H
+#include <stdint.h>
+
+#define EXIT_RUNTIME	1	/* something failed at run time */
+#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_DATAERR	65	/* some input was rejected (EX_DATAERR) */
+
+#ifndef AMP2PH_VERSION
+#define AMP2PH_VERSION "0.0-dev"
+#endif
+
+void	cli_version(const char *prog);
+/* Parse a whole unsigned number in [min, max]; -1 if it is not one. */
+int	cli_u64(const char *, uint64_t min, uint64_t max, uint64_t *);
+/* "90", "90s", "15m", "2h", "1d" into seconds; -1 if malformed. */
+int	cli_duration(const char *, double *seconds);
+
+#endif

@@ -1,0 +1,34 @@
+/* outfile: checked writes and close of output streams. */
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "outfile.h"
+
+/* Returns 0 when everything written to fp reached the kernel. */
+int
+outfile_close(FILE *fp, const char *name)
+{
+	int bad = 0;
+
+	if (fflush(fp) == EOF || ferror(fp)) {
+		warn("%s", name);
+		bad = 1;
+	}
+	if (fclose(fp) == EOF && !bad) {
+		warn("%s", name);
+		bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
+/* Write all of buf or exit 1: a short write on output is fatal. */
+void
+outfile_write(FILE *fp, const void *buf, size_t len, const char *name)
+{
+	if (len == 0)
+		return;
+	if (fwrite(buf, 1, len, fp) != len)
+		err(1, "%s", name);
+}

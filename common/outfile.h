@@ -1,0 +1,13 @@
+/*
+ * outfile: the end of every filter's output.  A full disk or a closed
+ * pipe must be an error, not silence, so each program ends with
+ * outfile_close(stdout, "stdout") and exits 1 if it fails.
+ */
+#ifndef OUTFILE_H
+#define OUTFILE_H
+#include <stdio.h>
+
+int	outfile_close(FILE *, const char *);
+void	outfile_write(FILE *, const void *, size_t, const char *);
+
+#endif
