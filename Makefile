@@ -27,9 +27,10 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-PROGS	= amp-unpack
+PROGS	= amp-unpack amp-convert
 TOOLS	= amp-sample
-COMMON	= buf cli gunzip hours jsonw natsort outfile progress src xalloc zip
+COMMON	= buf cli distinct gunzip hours jqprog json jsonw keyset lines natsort \
+	  outfile progress rejects src timestamp uuid xalloc zip
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)
 

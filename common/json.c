@@ -1,0 +1,321 @@
+/* json: YAJL callbacks building an arena tree, and compact writing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "json.h"
+#include "jsonw.h"
+#include "xalloc.h"
+
+#define MAXDEPTH	256
+#define ARENA_BLOCK	(64 * 1024)
+
+struct block {
+	struct block	*next;
+	size_t		 size, used;
+	char		 mem[];
+};
+
+struct json_parser {
+	struct block	*blocks;	/* current first; reset keeps them */
+	struct jval	*stack;		/* values of open containers */
+	size_t		 top, cap;
+	size_t		 marks[MAXDEPTH];
+	int		 depth;
+	int		 toodeep;
+	yajl_handle	 h;
+};
+
+static void *
+arena_alloc(struct json_parser *p, size_t n)
+{
+	struct block *b = p->blocks;
+
+	n = (n + 7) & ~(size_t)7;
+	if (b == NULL || b->size - b->used < n) {
+		/* Use a kept block that fits, or make one. */
+		struct block **pp;
+		for (pp = &p->blocks; *pp != NULL; pp = &(*pp)->next)
+			if ((*pp)->used == 0 && (*pp)->size >= n)
+				break;
+		if (*pp != NULL) {
+			b = *pp;
+			*pp = b->next;
+		} else {
+			size_t sz = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+			b = xmalloc(sizeof(*b) + sz);
+			b->size = sz;
+			b->used = 0;
+		}
+		b->next = p->blocks;
+		p->blocks = b;
+	}
+	void *r = b->mem + b->used;
+	b->used += n;
+	return r;
+}
+
+static void
+arena_reset(struct json_parser *p)
+{
+	struct block *b, *keep = NULL, *next;
+	size_t total = 0;
+
+	/* Keep up to 4 MB of blocks for the next line; free the rest. */
+	for (b = p->blocks; b != NULL; b = next) {
+		next = b->next;
+		if (total + b->size <= 4 * 1024 * 1024) {
+			total += b->size;
+			b->used = 0;
+			b->next = keep;
+			keep = b;
+		} else
+			free(b);
+	}
+	p->blocks = keep;
+}
+
+static struct jval *
+push(struct json_parser *p)
+{
+	if (p->top == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 256;
+		p->stack = xrealloc(p->stack, p->cap * sizeof(*p->stack));
+	}
+	return &p->stack[p->top++];
+}
+
+static const char *
+copy(struct json_parser *p, const void *s, size_t n)
+{
+	char *d = arena_alloc(p, n + 1);
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+static int
+cb_null(void *ctx)
+{
+	push(ctx)->type = J_NULL;
+	return 1;
+}
+
+static int
+cb_bool(void *ctx, int b)
+{
+	push(ctx)->type = b ? J_TRUE : J_FALSE;
+	return 1;
+}
+
+static int
+cb_number(void *ctx, const char *s, size_t n)
+{
+	struct json_parser *p = ctx;
+	struct jval *v = push(p);
+
+	v->type = J_NUM;
+	v->u.s = copy(p, s, n);
+	v->n = n;
+	return 1;
+}
+
+static int
+cb_string(void *ctx, const unsigned char *s, size_t n)
+{
+	struct json_parser *p = ctx;
+	const char *c = copy(p, s, n);
+	struct jval *v = push(p);
+
+	v->type = J_STR;
+	v->u.s = c;
+	v->n = n;
+	return 1;
+}
+
+static int
+cb_open(void *ctx)
+{
+	struct json_parser *p = ctx;
+
+	if (p->depth == MAXDEPTH) {
+		p->toodeep = 1;
+		return 0;
+	}
+	p->marks[p->depth++] = p->top;
+	return 1;
+}
+
+static int
+cb_close(struct json_parser *p, enum jtype t)
+{
+	size_t mark = p->marks[--p->depth], n = p->top - mark;
+	struct jval *kids = NULL;
+
+	if (n > 0) {
+		kids = arena_alloc(p, n * sizeof(*kids));
+		memcpy(kids, p->stack + mark, n * sizeof(*kids));
+	}
+	p->top = mark;
+	struct jval *v = push(p);
+	v->type = t;
+	v->n = t == J_OBJ ? n / 2 : n;
+	v->u.kids = kids;
+	return 1;
+}
+
+static int
+cb_end_map(void *ctx)
+{
+	return cb_close(ctx, J_OBJ);
+}
+
+static int
+cb_end_array(void *ctx)
+{
+	return cb_close(ctx, J_ARR);
+}
+
+static const yajl_callbacks callbacks = {
+	cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
+	cb_open, cb_string, cb_end_map, cb_open, cb_end_array
+};
+
+struct json_parser *
+json_parser_new(void)
+{
+	return xcalloc(1, sizeof(struct json_parser));
+}
+
+void
+json_parser_free(struct json_parser *p)
+{
+	struct block *b, *next;
+
+	if (p == NULL)
+		return;
+	for (b = p->blocks; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(p->stack);
+	free(p);
+}
+
+/* YAJL's message without its multi-line context dump. */
+static void
+yajl_message(yajl_handle h, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)text,
+	    len);
+	size_t at = yajl_get_bytes_consumed(h);
+	char *nl;
+
+	if ((nl = strchr((char *)m, '\n')) != NULL)
+		*nl = '\0';
+	snprintf(err, errlen, "invalid JSON: %s (near byte %zu)", (char *)m,
+	    at);
+	yajl_free_error(h, m);
+}
+
+struct jval *
+json_parse(struct json_parser *p, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	yajl_handle h;
+	yajl_status st;
+
+	arena_reset(p);
+	p->top = 0;
+	p->depth = 0;
+	p->toodeep = 0;
+	if ((h = yajl_alloc(&callbacks, NULL, p)) == NULL)
+		abort();
+	st = yajl_parse(h, (const unsigned char *)text, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	if (st != yajl_status_ok) {
+		if (p->toodeep)
+			snprintf(err, errlen, "invalid JSON: nested deeper "
+			    "than %d levels", MAXDEPTH);
+		else
+			yajl_message(h, text, len, err, errlen);
+		yajl_free(h);
+		return NULL;
+	}
+	yajl_free(h);
+	if (p->top != 1) {
+		snprintf(err, errlen, "invalid JSON: empty line");
+		return NULL;
+	}
+	return &p->stack[0];
+}
+
+struct jval *
+json_get(const struct jval *o, const char *key)
+{
+	size_t kl = strlen(key);
+
+	if (o == NULL || o->type != J_OBJ)
+		return NULL;
+	for (uint32_t i = o->n; i-- > 0;) {
+		const struct jval *k = JKEY(o, i);
+		if (k->n == kl && memcmp(k->u.s, key, kl) == 0)
+			return JVAL(o, i);
+	}
+	return NULL;
+}
+
+int
+json_is_str(const struct jval *v, const char *s)
+{
+	return v != NULL && v->type == J_STR && v->n == strlen(s) &&
+	    memcmp(v->u.s, s, v->n) == 0;
+}
+
+void
+json_write(struct buf *b, const struct jval *v)
+{
+	uint32_t i;
+
+	switch (v->type) {
+	case J_NULL:
+		buf_add(b, "null", 4);
+		break;
+	case J_FALSE:
+		buf_add(b, "false", 5);
+		break;
+	case J_TRUE:
+		buf_add(b, "true", 4);
+		break;
+	case J_NUM:
+		buf_add(b, v->u.s, v->n);
+		break;
+	case J_STR:
+		jsonw_str(b, v->u.s, v->n);
+		break;
+	case J_ARR:
+		buf_addc(b, '[');
+		for (i = 0; i < v->n; i++) {
+			if (i)
+				buf_addc(b, ',');
+			json_write(b, &v->u.kids[i]);
+		}
+		buf_addc(b, ']');
+		break;
+	case J_OBJ:
+		buf_addc(b, '{');
+		for (i = 0; i < v->n; i++) {
+			if (i)
+				buf_addc(b, ',');
+			json_write(b, JKEY(v, i));
+			buf_addc(b, ':');
+			json_write(b, JVAL(v, i));
+		}
+		buf_addc(b, '}');
+		break;
+	}
+}

@@ -1,0 +1,47 @@
+/*
+ * json: parse one JSON text (an NDJSON line) into a read-only tree.
+ * YAJL does the lexing and UTF-8 validation; the tree lives in an arena
+ * that is reset for every line, so parsing allocates nothing in the
+ * steady state.  Numbers keep their source text, so big integers and
+ * long decimals pass through exactly as written.
+ */
+#ifndef JSON_H
+#define JSON_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jval {
+	enum jtype	 type;
+	uint32_t	 n;	/* bytes of s; or children (objects: pairs) */
+	union {
+		const char	*s;	/* J_STR (unescaped), J_NUM (source) */
+		struct jval	*kids;	/* J_ARR: n values; J_OBJ: 2n, k,v */
+	} u;
+};
+
+struct json_parser;
+
+struct json_parser *json_parser_new(void);
+void		 json_parser_free(struct json_parser *);
+/*
+ * Parse len bytes.  Returns the root, or NULL with a message of at most
+ * errlen bytes in err.  The tree is valid until the next parse.
+ */
+struct jval	*json_parse(struct json_parser *, const char *, size_t,
+		    char *err, size_t errlen);
+
+/* Object member by key, or NULL.  Last one wins for duplicate keys. */
+struct jval	*json_get(const struct jval *, const char *key);
+/* Object members: key i is kids[2i], value kids[2i+1]. */
+#define JKEY(o, i)	(&(o)->u.kids[2 * (i)])
+#define JVAL(o, i)	(&(o)->u.kids[2 * (i) + 1])
+
+int		 json_is_str(const struct jval *, const char *);
+/* Write v as compact JSON text. */
+void		 json_write(struct buf *, const struct jval *);
+
+#endif

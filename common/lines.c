@@ -1,0 +1,113 @@
+/* lines: zero-copy line splitting over a file descriptor. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lines.h"
+#include "xalloc.h"
+
+#define LINES_BLOCK	(1024 * 1024)
+
+void
+lines_init(struct lines *l, int fd, const char *name, size_t max)
+{
+	memset(l, 0, sizeof(*l));
+	l->fd = fd;
+	l->name = name;
+	l->max = max;
+	l->cap = LINES_BLOCK;
+	l->buf = xmalloc(l->cap);
+}
+
+void
+lines_free(struct lines *l)
+{
+	free(l->buf);
+	l->buf = NULL;
+}
+
+static ssize_t
+fill(struct lines *l)
+{
+	ssize_t n;
+
+	if (l->start > 0) {
+		memmove(l->buf, l->buf + l->start, l->end - l->start);
+		l->end -= l->start;
+		l->start = 0;
+	}
+	if (l->end == l->cap) {
+		l->cap *= 2;
+		l->buf = xrealloc(l->buf, l->cap);
+	}
+	do
+		n = read(l->fd, l->buf + l->end, l->cap - l->end);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		snprintf(l->errmsg, sizeof(l->errmsg), "%s", strerror(errno));
+		return -1;
+	}
+	if (n == 0)
+		l->eof = 1;
+	l->end += n;
+	return n;
+}
+
+int
+lines_next(struct lines *l, const char **p, size_t *len)
+{
+	size_t scanned = 0;
+	char *nl;
+
+	for (;;) {
+		nl = memchr(l->buf + l->start + scanned, '\n',
+		    l->end - l->start - scanned);
+		if (nl != NULL) {
+			*p = l->buf + l->start;
+			*len = nl - *p;
+			l->start = nl + 1 - l->buf;
+			l->lineno++;
+			return LINE_OK;
+		}
+		scanned = l->end - l->start;
+		if (l->eof) {
+			if (scanned == 0)
+				return LINE_EOF;
+			*p = l->buf + l->start;	/* last line, no newline */
+			*len = scanned;
+			l->start = l->end;
+			l->lineno++;
+			return LINE_OK;
+		}
+		if (scanned > l->max) {
+			/* Keep the head for the message, skip the rest. */
+			size_t total = scanned, keep = 1024;
+			l->lineno++;
+			for (;;) {
+				l->start += keep;
+				keep = 0;
+				l->end = l->start;
+				if (fill(l) == -1)
+					return LINE_ERROR;
+				char *q = memchr(l->buf + l->start, '\n',
+				    l->end - l->start);
+				if (q != NULL) {
+					total += q - (l->buf + l->start);
+					l->start = q + 1 - l->buf;
+					break;
+				}
+				total += l->end - l->start;
+				if (l->eof)
+					break;
+			}
+			/* The head is at the front of buf: fill() moved it. */
+			*p = l->buf;
+			*len = total;
+			return LINE_TOOLONG;
+		}
+		if (fill(l) == -1)
+			return LINE_ERROR;
+	}
+}

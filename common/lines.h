@@ -1,0 +1,32 @@
+/*
+ * lines: NDJSON input.  Reads a file descriptor in large blocks and hands
+ * out one line at a time without copying, with its number for messages.
+ * A line longer than the limit is skipped (its length reported), so one
+ * bad line cannot make memory grow without bound.
+ */
+#ifndef LINES_H
+#define LINES_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct lines {
+	int		 fd;
+	const char	*name;		/* for messages: path or <stdin> */
+	char		*buf;
+	size_t		 cap, start, end, max;
+	uint64_t	 lineno;
+	int		 eof;
+	char		 errmsg[128];
+};
+
+enum { LINE_EOF = 0, LINE_OK = 1, LINE_TOOLONG = 2, LINE_ERROR = -1 };
+
+void	lines_init(struct lines *, int fd, const char *name, size_t max);
+/*
+ * Next line (without its newline) in *p, *len.  LINE_TOOLONG: the line
+ * was over the limit; *p holds its first bytes, *len its full length.
+ */
+int	lines_next(struct lines *, const char **p, size_t *len);
+void	lines_free(struct lines *);
+
+#endif
