@@ -29,7 +29,8 @@ endif
 
 PROGS	= amp-unpack amp-convert
 TOOLS	= amp-sample
-COMMON	= buf cli distinct gunzip hours jqprog json jsonw keyset lines natsort \
+COMMON	= buf cli distinct gunzip hours journal jqprog json jsonw keyset lines \
+	  natsort \
 	  outfile progress rejects src timestamp uuid xalloc zip
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)

@@ -1,0 +1,957 @@
+"""amp-unpack: the real binary on real files.
+
+Archives are built here, good and broken: with Python's zipfile where it
+makes the archive a real tool would make, and with build_zip (struct, by
+hand) where the test needs zip64 directories, data descriptors, patched
+fields or the offsets to cut at.
+"""
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import zipfile
+import zlib
+import struct
+
+import pytest
+
+from conftest import check_sanitizers, prog, run
+
+P = "amp-unpack"
+EXAMPLES = "/work/shared/reference/examples/amplitude-export-lines.ndjson"
+
+
+# ---------------------------------------------------------------- data
+
+def ev(tag, i):
+    """One Amplitude-like event line: unicode, escapes, big ints."""
+    return (b'{"$insert_id":"%s-%d","amplitude_id":%d,"app":609539,'
+            b'"event_properties":{"name":"caf\xc3\xa9 \\u00e9 \\"q\\" '
+            b'\\\\ \\n \xf0\x9f\x98\x80","n":[1,{"a":null}]},'
+            b'"event_time":"2024-01-01 05:0%d:00.000000",'
+            b'"event_type":"ev %s %d","user_id":null}'
+            % (tag.encode(), i, 1099511627776 + i, i % 10, tag.encode(), i))
+
+
+def evs(tag, n=3):
+    return [ev(tag, i) for i in range(n)]
+
+
+def nd(lines, final=True):
+    """Lines joined into NDJSON; final=False leaves off the last newline."""
+    if not lines:
+        return b""
+    return b"\n".join(lines) + (b"\n" if final else b"")
+
+
+def gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+def mname(hour, part=0, day="2024-01-01", proj="609539"):
+    return "%s/%s_%s_%d#%d.json.gz" % (proj, proj, day, hour, part)
+
+
+def raw_deflate(data):
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def gz_flushed(part1, part2):
+    """A gzip stream with a full flush after part1; returns (stream,
+    offset of the byte after the flush point)."""
+    c = zlib.compressobj(6, zlib.DEFLATED, 31)
+    a = c.compress(part1) + c.flush(zlib.Z_FULL_FLUSH)
+    b = c.compress(part2) + c.flush()
+    return a + b, len(a)
+
+
+def build_zip(members, zip64=False, descriptor=False, comment=b""):
+    """A zip written field by field.  members: dicts with name, data (the
+    member's bytes) and optional method (0 or 8), flags, method_field
+    (what the headers say), crc (what the headers say).  Returns the
+    archive and the offsets of each member's local header, data and end,
+    and of the central directory."""
+    out, cd, info = bytearray(), bytearray(), []
+    for m in members:
+        name = m["name"].encode()
+        data = m["data"]
+        method = m.get("method", 0)
+        comp = data if method == 0 else raw_deflate(data)
+        crc = m.get("crc", zlib.crc32(data))
+        flags = m.get("flags", 0) | (8 if descriptor else 0)
+        mf = m.get("method_field", method)
+        ver = 45 if zip64 else 20
+        off = len(out)
+        if zip64:
+            lx = struct.pack("<HHQQ", 1, 16, 0 if descriptor else len(data),
+                             0 if descriptor else len(comp))
+            lcrc, lcs, lus = 0 if descriptor else crc, 0xFFFFFFFF, 0xFFFFFFFF
+        else:
+            lx = b""
+            lcrc, lcs, lus = ((0, 0, 0) if descriptor else
+                              (crc, len(comp), len(data)))
+        out += struct.pack("<IHHHHHIIIHH", 0x04034b50, ver, flags, mf, 0,
+                           0x5821, lcrc, lcs, lus, len(name), len(lx))
+        out += name + lx
+        doff = len(out)
+        out += comp
+        if descriptor:
+            out += struct.pack("<IIQQ" if zip64 else "<IIII", 0x08074b50,
+                               crc, len(comp), len(data))
+        if zip64:
+            cx = struct.pack("<HHQQQ", 1, 24, len(data), len(comp), off)
+            ccs = cus = coff = 0xFFFFFFFF
+        else:
+            cx = b""
+            ccs, cus, coff = len(comp), len(data), off
+        info.append({"local": off, "data": doff, "end": len(out),
+                     "cd": len(cd)})
+        cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, ver, ver, flags,
+                          mf, 0, 0x5821, crc, ccs, cus, len(name), len(cx),
+                          0, 0, 0, 0, coff) + name + cx
+    cdoff = len(out)
+    for i in info:
+        i["cd"] += cdoff
+    out += cd
+    n = len(members)
+    if zip64:
+        e64 = len(out)
+        out += struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, n, n,
+                           len(cd), cdoff)
+        out += struct.pack("<IIQI", 0x07064b50, 0, e64, 1)
+        out += struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xFFFF, 0xFFFF,
+                           0xFFFFFFFF, 0xFFFFFFFF, len(comment)) + comment
+    else:
+        out += struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, n, n, len(cd),
+                           cdoff, len(comment)) + comment
+    return bytes(out), {"members": info, "cd": cdoff}
+
+
+def three(method=0):
+    """Three gzip members (hours 5, 6, 7) and their lines."""
+    ls = [evs("m%d" % h, 4) for h in (5, 6, 7)]
+    ms = [{"name": mname(h), "data": gz(nd(l)), "method": method}
+          for h, l in zip((5, 6, 7), ls)]
+    return ms, ls
+
+
+class Unseekable(io.RawIOBase):
+    """A write-only stream: zipfile writes data descriptors into it."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self.buf += b
+        return len(b)
+
+
+def pyzip(path, members, stream=False, force_zip64=False, comment=b""):
+    """A zip made by Python's zipfile: members are (name, data, method)."""
+    sink = Unseekable() if stream else open(path, "wb")
+    with zipfile.ZipFile(sink, "w") as z:
+        z.comment = comment
+        for name, data, method in members:
+            zi = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+            zi.compress_type = method
+            with z.open(zi, "w", force_zip64=force_zip64) as f:
+                f.write(data)
+    if stream:
+        with open(path, "wb") as f:
+            f.write(sink.buf)
+    else:
+        sink.close()
+    return path
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(str(path)) or ".", exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def run_fd(args, stdin=None, stdout=subprocess.PIPE, cwd=None):
+    """Like run(), with stdin/stdout given as files (redirections)."""
+    argv = [prog(P)] + [str(a) for a in args]
+    p = subprocess.run(argv, stdin=stdin, stdout=stdout,
+                       stderr=subprocess.PIPE, timeout=60, cwd=cwd)
+    check_sanitizers(p.stderr)
+    return p
+
+
+def errs(p):
+    return p.stderr.decode(errors="replace").splitlines()
+
+
+def whole_lines_reported(p, where):
+    """The N of "...; N whole lines were written" in the message that
+    names where (e.g. "a.zip: member")."""
+    for l in errs(p):
+        if l.startswith("amp-unpack: %s: " % where):
+            m = re.search(r"; (\d+) whole lines were written", l)
+            assert m, l
+            return int(m.group(1))
+    raise AssertionError("no message for %s in %r" % (where, p.stderr))
+
+
+# ------------------------------------------------------ each input kind
+
+def kind_files(tmp, kind):
+    """An input of each kind holding three members' worth of lines;
+    returns (argument, expected output)."""
+    ms, ls = three()
+    want = b"".join(nd(l) for l in ls)
+    pm = [(m["name"], m["data"], zipfile.ZIP_STORED) for m in ms]
+    a = tmp / "a.zip"
+    if kind == "stored":
+        pyzip(a, pm)
+    elif kind == "deflated":
+        pyzip(a, [(n, d, zipfile.ZIP_DEFLATED) for n, d, _ in pm])
+    elif kind == "mixed-methods-comment":
+        pyzip(a, [(n, d, zipfile.ZIP_DEFLATED if i % 2 else m)
+                  for i, (n, d, m) in enumerate(pm)], comment=b"exported")
+    elif kind == "pyzip64-local":
+        pyzip(a, [(n, d, zipfile.ZIP_DEFLATED) for n, d, _ in pm],
+              force_zip64=True)
+    elif kind == "pystream-descriptor":
+        pyzip(a, [(n, d, zipfile.ZIP_DEFLATED) for n, d, _ in pm],
+              stream=True)
+    elif kind == "pystream-descriptor-stored":
+        pyzip(a, pm, stream=True)
+    elif kind == "pystream-zip64-descriptor":
+        pyzip(a, [(n, d, zipfile.ZIP_DEFLATED) for n, d, _ in pm],
+              stream=True, force_zip64=True)
+    elif kind.startswith("hand"):
+        for m in ms:
+            m["method"] = 8 if "deflate" in kind else 0
+        data, _ = build_zip(ms, zip64="zip64" in kind,
+                            descriptor="descriptor" in kind)
+        write(a, data)
+    elif kind == "gz":
+        return write(tmp / "x.json.gz", gz(want)), want
+    elif kind == "gz-multimember":
+        return write(tmp / "x.json.gz",
+                     b"".join(gz(nd(l)) for l in ls)), want
+    elif kind == "gz-zero-padded":
+        return write(tmp / "x.gz", gz(want) + b"\0" * 512), want
+    elif kind == "json":
+        return write(tmp / "x.json", want), want
+    elif kind == "ndjson":
+        return write(tmp / "x.ndjson", want), want
+    else:
+        raise ValueError(kind)
+    with zipfile.ZipFile(a) as z:       # the fixture is a valid archive
+        assert z.testzip() is None
+    return a, want
+
+
+KINDS = ["stored", "deflated", "mixed-methods-comment", "pyzip64-local",
+         "pystream-descriptor", "pystream-descriptor-stored",
+         "pystream-zip64-descriptor", "hand-stored", "hand-deflate",
+         "hand-zip64-stored", "hand-zip64-deflate",
+         "hand-descriptor-deflate", "hand-zip64-descriptor-deflate",
+         "gz", "gz-multimember", "gz-zero-padded", "json", "ndjson"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_byte_identical(tmp_path, kind):
+    path, want = kind_files(tmp_path, kind)
+    p = run([P, path])
+    assert p.stdout == want
+    assert p.stderr == b""
+    assert p.returncode == 0
+
+
+def test_real_example_lines(tmp_path):
+    with open(EXAMPLES, "rb") as f:
+        src = f.read()
+    want = src if src.endswith(b"\n") else src + b"\n"
+    a = pyzip(tmp_path / "a.zip", [("1/1_2023-01-01_19#0.json.gz", gz(src),
+                                    zipfile.ZIP_DEFLATED)])
+    p = run([P, a])
+    assert (p.returncode, p.stdout, p.stderr) == (0, want, b"")
+
+
+def test_odd_bytes_pass_through(tmp_path):
+    """CRLF, lone CR, NUL, invalid UTF-8, blank lines: unchanged."""
+    odd = [b'{"a":"crlf"}\r', b'{"a":"cr\rin"}', b'{"b":"\xff\xfe\xc3("}',
+           b'{"nul":"\x00"}', b"", b"   ", b"not json at all \x80",
+           b'{"t":"\t"}']
+    data = nd(odd)
+    a = pyzip(tmp_path / "a.zip", [("m#0.json.gz", gz(data), 8),
+                                   ("m#1.json", data, 0)])
+    write(tmp_path / "b.json", data)
+    write(tmp_path / "c.json.gz", gz(data))
+    p = run([P, a, tmp_path / "b.json", tmp_path / "c.json.gz"])
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert p.stdout == data * 4
+
+
+def test_missing_final_newline(tmp_path):
+    """Each member/file without a final newline still ends its line."""
+    l1, l2, l3 = evs("a", 2), evs("b", 3), evs("c", 1)
+    want = nd(l1) + nd(l2) + nd(l3)
+    a = pyzip(tmp_path / "a.zip", [
+        (mname(1), gz(nd(l1, final=False)), 8),
+        (mname(2), nd(l2, final=False), 0),
+        (mname(3), gz(nd(l3, final=False)), 0)])
+    p = run([P, a])
+    assert (p.returncode, p.stdout, p.stderr) == (0, want, b"")
+    write(tmp_path / "x.json", nd(l1, final=False))
+    write(tmp_path / "y.json.gz", gz(nd(l2, final=False)))
+    # multi-member gzip: the first member's cut line joins the next one's
+    # bytes, as zcat would give them
+    write(tmp_path / "z.gz", gz(b"x") + gz(b"y"))
+    p = run([P, tmp_path / "x.json", tmp_path / "y.json.gz",
+             tmp_path / "z.gz"])
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert p.stdout == nd(l1) + nd(l2) + b"xy\n"
+
+
+def test_huge_line(tmp_path):
+    big = b'{"big":"' + b"0123456789abcdef" * (5 * 1024 * 1024 // 16) + b'"}'
+    data = nd([ev("h", 0), big, ev("h", 1)])
+    write(tmp_path / "x.json.gz", gz(data))
+    a = pyzip(tmp_path / "a.zip", [("m#0.json", big, 0)])
+    p = run([P, tmp_path / "x.json.gz", a])
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert p.stdout == data + big + b"\n"
+    p = run([P], input=data)
+    assert (p.returncode, p.stdout, p.stderr) == (0, data, b"")
+
+
+# -------------------------------------------------------------- stdin
+
+def test_stdin_pipe_gzip_and_plain(tmp_path):
+    data = nd(evs("s", 5))
+    for inp in (gz(data), gz(data[:100]) + gz(data[100:]), data):
+        p = run([P], input=inp)
+        assert (p.returncode, p.stdout, p.stderr) == (0, data, b"")
+        p = run([P, "-"], input=inp)
+        assert (p.returncode, p.stdout, p.stderr) == (0, data, b"")
+
+
+def test_stdin_pipe_empty():
+    p = run([P], input=b"")
+    assert (p.returncode, p.stdout) == (0, b"")
+
+
+def test_stdin_zip_pipe_refused(tmp_path):
+    path, _ = kind_files(tmp_path, "deflated")
+    with open(path, "rb") as f:
+        p = run([P], input=f.read())
+    assert p.returncode == 65
+    assert p.stdout == b""
+    assert errs(p) == [
+        "amp-unpack: <stdin>: a zip archive cannot be read from a pipe: "
+        "pass it as a file (amp-unpack FILE.zip), or redirect it "
+        "(amp-unpack < FILE.zip)"]
+
+
+@pytest.mark.parametrize("kind", ["deflated", "hand-zip64-deflate", "gz",
+                                  "json"])
+def test_stdin_redirected_file(tmp_path, kind):
+    path, want = kind_files(tmp_path, kind)
+    with open(path, "rb") as f:
+        p = run_fd([], stdin=f)
+    assert (p.returncode, p.stdout, p.stderr) == (0, want, b"")
+    with open(path, "rb") as f:
+        f.read(7)       # a moved offset: the whole file is still read
+        p = run_fd(["-"], stdin=f)
+    assert (p.returncode, p.stdout, p.stderr) == (0, want, b"")
+
+
+def test_argument_order_kept(tmp_path):
+    a, b, c = evs("a", 2), evs("b", 2), evs("c", 2)
+    write(tmp_path / "b_10.json", nd(b))
+    write(tmp_path / "a_9.json.gz", gz(nd(a)))
+    p = run([P, "b_10.json", "-", "a_9.json.gz"], input=gz(nd(c)),
+            cwd=tmp_path)
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert p.stdout == nd(b) + nd(c) + nd(a)
+
+
+# ------------------------------------------------------------- order
+
+def test_member_natural_order(tmp_path):
+    hours = [(10, 0), (9, 1), (2, 0), (9, 0), (10, 10), (10, 2), (23, 0)]
+    names = {(h, n): mname(h, n) for h, n in hours}
+    pm = [(names[k], gz(nd([ev("h%d-p%d" % k, 0)])), 8) for k in hours]
+    pm.append(("609539/609539_2024-01-02_0#0.json.gz",
+               gz(nd([ev("day2", 0)])), 0))
+    a = pyzip(tmp_path / "a.zip", pm)
+    p = run([P, a])
+    want = [ev(t, 0) for t in ("h2-p0", "h9-p0", "h9-p1", "h10-p0",
+                               "h10-p2", "h10-p10", "h23-p0", "day2")]
+    assert (p.returncode, p.stdout, p.stderr) == (0, nd(want), b"")
+
+
+def test_directory_tree(tmp_path):
+    """S3-export layout: nested directories, natural order in each,
+    markers, merged-id files, other files and hidden files."""
+    e = tmp_path / "exports"
+    proj = e / "609539"
+    L = {k: nd(evs(k, 2)) for k in ("n0", "h9p0", "h9p1", "h10p0",
+                                   "z1", "z2", "d9", "d10")}
+    write(proj / "2024/01/02/609539_2024-01-02_0#0.json.gz", gz(L["n0"]))
+    write(proj / "609539_2024-01-01_10#0.json.gz", gz(L["h10p0"]))
+    write(proj / "609539_2024-01-01_9#1.json.gz", gz(L["h9p1"]))
+    write(proj / "609539_2024-01-01_9#0.json.gz", gz(L["h9p0"]))
+    write(proj / "609539_2024-01-01_9_complete", b"")
+    write(e / "12_2024-01-01_3.json.gz",
+          gz(b'{"scope":"x","amplitude_id":1,"merged_amplitude_id":2}\n'))
+    pyzip(e / "a.zip", [("a_10.json", L["z2"], 0), ("a_9.json", L["z1"], 8)])
+    write(e / "dir10/x.json", L["d10"])
+    write(e / "dir9/y.ndjson", L["d9"])
+    write(e / "notes.txt", b"not events\n")
+    write(e / ".DS_Store", b"junk\n")
+    write(e / "dir9/.hidden.json", b"hidden\n")
+    p = run([P, "exports"], cwd=tmp_path)
+    want = b"".join(L[k] for k in ("n0", "h9p0", "h9p1", "h10p0", "z1", "z2",
+                                   "d9", "d10"))
+    assert p.stdout == want
+    assert errs(p) == [
+        "amp-unpack: exports/12_2024-01-01_3.json.gz: skipped: merged "
+        "amplitude_id file, not events",
+        "amp-unpack: exports/609539/609539_2024-01-01_9_complete: skipped: "
+        "export completion marker",
+        "amp-unpack: exports/notes.txt: skipped: not a .zip, .gz, .json or "
+        ".ndjson file"]
+    assert p.returncode == 0
+
+
+def test_skips_in_zip(tmp_path):
+    l1, l2 = evs("a", 2), evs("b", 2)
+    a = pyzip(tmp_path / "a.zip", [
+        ("609539/", b"", 0),
+        (mname(5), gz(nd(l1)), 8),
+        ("609539/609539_2024-01-01_5_complete", b"", 0),
+        ("609539/609539_2024-01-01_5.json.gz",
+         gz(b'{"scope":"x","amplitude_id":1,"merged_amplitude_id":2}\n'), 8),
+        (mname(6), gz(nd(l2)), 0)])
+    p = run([P, "a.zip"], cwd=tmp_path)
+    assert p.stdout == nd(l1) + nd(l2)
+    assert errs(p) == [
+        "amp-unpack: a.zip: 609539/609539_2024-01-01_5.json.gz: skipped: "
+        "merged amplitude_id file, not events",
+        "amp-unpack: a.zip: 609539/609539_2024-01-01_5_complete: skipped: "
+        "export completion marker"]
+    assert p.returncode == 0
+
+
+# --------------------------------------------------------- since/until
+
+HOURS = [("2024-01-01", 22), ("2024-01-01", 23), ("2024-01-02", 0),
+         ("2024-01-02", 1), ("2024-01-02", 23), ("2024-01-03", 0)]
+
+
+@pytest.mark.parametrize("opts,picked", [
+    ([], [0, 1, 2, 3, 4, 5]),
+    (["--since", "2024-01-02"], [2, 3, 4, 5]),
+    (["--until", "2024-01-02"], [0, 1, 2, 3, 4]),
+    (["--since", "2024-01-02", "--until", "2024-01-02"], [2, 3, 4]),
+    (["--since", "2024-01-01T23", "--until", "2024-01-02T01"], [1, 2, 3]),
+    (["--since", "20240102T01", "--until", "20240102"], [3, 4]),
+    (["--since=2024-01-02 23", "--until=2024-01-02T23"], [4]),
+    (["--since", "2024-01-04"], []),
+])
+def test_since_until(tmp_path, opts, picked):
+    lines = [nd([ev("%s-%d" % dh, 0)]) for dh in HOURS]
+    a = pyzip(tmp_path / "a.zip",
+              [(mname(h, 0, d), gz(l), 8) for (d, h), l in zip(HOURS, lines)])
+    d = tmp_path / "dir"
+    for (day, h), l in zip(HOURS, lines):
+        write(d / ("609539_%s_%d#0.json.gz" % (day, h)), gz(l))
+    want = b"".join(lines[i] for i in picked)
+    for arg in (a, d):
+        p = run([P] + opts + [arg])
+        assert (p.returncode, p.stdout, p.stderr) == (0, want, b"")
+
+
+@pytest.mark.parametrize("opts", [
+    ["--since", "2024-13-01"], ["--until", "2024-01-01T24"],
+    ["--since", "yesterday"], ["--since", "2023-02-29"],
+    ["--since", "2024-01-02", "--until", "2024-01-01T23"],
+    ["--bogus"], ["-x"], ["--since"]])
+def test_usage_errors(tmp_path, opts):
+    write(tmp_path / "x.json", b"{}\n")
+    p = run([P] + opts + [tmp_path / "x.json"])
+    assert p.returncode == 2
+    assert p.stdout == b""
+    assert p.stderr.startswith(b"amp-unpack: ") or \
+        b"usage: amp-unpack [-lp] [--strict]" in p.stderr
+
+
+# ---------------------------------------------------------------- list
+
+def test_list(tmp_path):
+    a = pyzip(tmp_path / "a.zip", [
+        ("609539/", b"", 0),
+        (mname(10), gz(nd(evs("x", 50))), 8),
+        (mname(9), gz(nd(evs("y", 3))), 0),
+        ("609539/609539_2024-01-01_9_complete", b"", 0),
+        ("other.json", b"{}\n", 8)])
+    write(tmp_path / "609539_2024-01-02_3#1.json.gz", gz(b"{}\n"))
+    info = {zi.filename: zi for zi in zipfile.ZipFile(a).infolist()}
+    p = run([P, "--list", "a.zip", "609539_2024-01-02_3#1.json.gz"],
+            cwd=tmp_path)
+    got = [json.loads(l) for l in p.stdout.splitlines()]
+
+    def z(name, hour):
+        zi = info[name]
+        return {"archive": "a.zip", "member": name,
+                "compressed": zi.compress_size,
+                "uncompressed": zi.file_size, "hour": hour}
+    assert got == [
+        z(mname(9), "2024-01-01T09"), z(mname(10), "2024-01-01T10"),
+        z("other.json", None),
+        {"archive": None, "member": "609539_2024-01-02_3#1.json.gz",
+         "compressed": len(gz(b"{}\n")), "uncompressed": None,
+         "hour": "2024-01-02T03"}]
+    assert p.returncode == 0
+    assert errs(p) == ["amp-unpack: a.zip: 609539/609539_2024-01-01_9_"
+                       "complete: skipped: export completion marker"]
+    # with -l and --since: only the selected members
+    p = run([P, "-l", "--since", "2024-01-01T10", "a.zip"], cwd=tmp_path)
+    assert [json.loads(l)["member"] for l in p.stdout.splitlines()] == \
+        [mname(10), "other.json"]
+
+
+# ------------------------------------------------------------ progress
+
+@pytest.mark.parametrize("kind", ["gz", "json", "deflated", "stored"])
+def test_progress(tmp_path, kind):
+    path, want = kind_files(tmp_path, kind)
+    p = run([P, "-p", path])
+    assert (p.returncode, p.stdout) == (0, want)
+    size = os.path.getsize(path)
+    # stderr is not a terminal: one final line, 100% of the input size
+    assert errs(p) == [l for l in errs(p) if l.startswith("amp-unpack: ")]
+    last = errs(p)[-1]
+    m = re.match(r"amp-unpack: (\S+ \S*B) of (\S+ \S*B) \( *(\d+)%\) ", last)
+    assert m, last
+    assert (m.group(1), m.group(3)) == (m.group(2), "100"), last
+    if size < 1000:
+        assert m.group(2) == "%d B" % size
+    p = run([P, "--progress", path])
+    assert p.stderr.decode().startswith("amp-unpack: ")
+    p = run([P, path])
+    assert p.stderr == b""
+
+
+# ------------------------------------------------------ bad zip members
+
+def bad_member(kind):
+    """Three members, the middle one made bad; returns (archive, lines of
+    members 1 and 3, what the message says, whether member 2's whole
+    lines before the damage may come out)."""
+    ms, ls = three()
+    two = ms[1]
+    msg = None
+    if kind == "encrypted":
+        two["flags"] = 1
+        msg = "encrypted member: not supported"
+    elif kind == "method-bzip2":
+        two["method_field"] = 12
+        msg = "unsupported compression method 12 (only stored and deflate)"
+    elif kind == "method-lzma-deflated":
+        two["method"], two["method_field"] = 8, 14
+        msg = "unsupported compression method 14"
+    elif kind == "bad-crc-plain":
+        two["data"] = nd(ls[1])
+        two["crc"] = zlib.crc32(two["data"]) ^ 1
+        msg = "bad CRC-32"
+    elif kind == "bad-crc-deflate":
+        two["method"] = 8
+        two["crc"] = zlib.crc32(two["data"]) ^ 0x80000000
+        msg = "bad CRC-32"
+    elif kind == "zip-in-zip":
+        inner, _ = build_zip([dict(ms[0])])
+        two["data"] = inner
+        msg = "a zip inside a zip is not read"
+    elif kind == "bad-local-offset":
+        pass
+    else:
+        raise ValueError(kind)
+    data, info = build_zip(ms)
+    data = bytearray(data)
+    if kind == "bad-local-offset":
+        struct.pack_into("<I", data, info["members"][1]["cd"] + 42,
+                         info["members"][1]["local"] + 3)
+        msg = "bad local header offset (corrupt archive)"
+    if kind == "encrypted":
+        struct.pack_into("<H", data, info["members"][1]["local"] + 6, 1)
+    if kind.startswith("method"):
+        struct.pack_into("<H", data, info["members"][1]["local"] + 8,
+                         two["method_field"])
+    return bytes(data), ls, msg
+
+
+@pytest.mark.parametrize("kind", [
+    "encrypted", "method-bzip2", "method-lzma-deflated", "bad-crc-plain",
+    "bad-crc-deflate", "zip-in-zip", "bad-local-offset"])
+def test_bad_member_others_read(tmp_path, kind):
+    data, ls, msg = bad_member(kind)
+    write(tmp_path / "a.zip", data)
+    p = run([P, "a.zip"], cwd=tmp_path)
+    where = "a.zip: %s" % mname(6)
+    lines = errs(p)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("amp-unpack: %s: %s" % (where, msg)), lines
+    middle = b""
+    if kind.startswith("bad-crc"):
+        # the lines written before the CRC was found bad: as many as the
+        # message says, and those are the member's first lines
+        n = whole_lines_reported(p, where)
+        src = nd(ls[1]).splitlines(keepends=True)
+        middle = b"".join(src[:n])
+        # a CRC is known bad only at the member's end: by then its lines
+        # are out (streaming), stored or deflated alike
+        assert n == len(ls[1])
+    assert p.stdout == nd(ls[0]) + middle + nd(ls[2])
+    assert p.returncode == 65
+
+
+def test_bad_crc_flipped_byte_stored(tmp_path):
+    """A flipped byte in a stored member's data: CRC error, named; the
+    gzip inside still decodes (the byte is in the gzip header's MTIME)."""
+    ms, ls = three()
+    data, info = build_zip(ms)
+    data = bytearray(data)
+    data[info["members"][1]["data"] + 5] ^= 0x40
+    write(tmp_path / "a.zip", data)
+    p = run([P, "a.zip"], cwd=tmp_path)
+    where = "a.zip: " + mname(6)
+    assert len(errs(p)) == 1
+    assert errs(p)[0].startswith("amp-unpack: %s: bad CRC-32 (expected " %
+                                 where), errs(p)
+    n = whole_lines_reported(p, where)
+    assert p.stdout == nd(ls[0]) + nd(ls[1][:n]) + nd(ls[2])
+    assert p.returncode == 65
+
+
+def test_zero_length_members(tmp_path):
+    l1, l3 = evs("a", 2), evs("c", 2)
+    ms = [{"name": mname(1), "data": gz(nd(l1))},
+          {"name": mname(2), "data": b""},
+          {"name": mname(3), "data": gz(b""), "method": 8},
+          {"name": "x_2024-01-01_3#1.json", "data": b"", "method": 8},
+          {"name": mname(4), "data": gz(nd(l3))}]
+    data, _ = build_zip(ms)
+    write(tmp_path / "a.zip", data)
+    p = run([P, tmp_path / "a.zip"])
+    assert (p.returncode, p.stdout, p.stderr) == (0, nd(l1) + nd(l3), b"")
+
+
+def test_empty_zip(tmp_path):
+    a = tmp_path / "a.zip"
+    zipfile.ZipFile(a, "w").close()
+    write(tmp_path / "b.json", b"{}\n")
+    p = run([P, a, tmp_path / "b.json"])
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"{}\n", b"")
+
+
+@pytest.mark.parametrize("name", ["e.json", "e.json.gz", "e.zip"])
+def test_empty_file(tmp_path, name):
+    write(tmp_path / name, b"")
+    write(tmp_path / "b.json", b"{}\n")
+    p = run([P, name, "b.json"], cwd=tmp_path)
+    assert p.stdout == b"{}\n"
+    assert errs(p) == ["amp-unpack: %s: empty file" % name]
+    assert p.returncode == 0
+    with open(tmp_path / name, "rb") as f:
+        p = run_fd([], stdin=f)
+    assert (p.returncode, p.stdout) == (0, b"")
+    assert errs(p) == ["amp-unpack: <stdin>: empty file"]
+
+
+# -------------------------------------------------- damaged gzip streams
+
+def damaged_gzip(kind):
+    """A gzip stream that goes bad after part1, which ends mid-line.
+    Returns (stream, the lines that must come out, the message)."""
+    ls = evs("g", 8)
+    text = nd(ls)
+    cut = len(nd(ls[:5])) + 9           # 5 whole lines, then 9 bytes
+    part1, part2 = text[:cut], text[cut:]
+    stream, flush = gz_flushed(part1, part2)
+    if kind == "truncated":
+        return (stream[:flush], nd(ls[:5]),
+                "truncated gzip stream (member 1 ends early); 5 whole lines "
+                "were written before it, the cut-off line was dropped")
+    if kind == "truncated-trailer":
+        return (stream[:-3], text,
+                "truncated gzip stream (member 1 ends early); 8 whole lines "
+                "were written before it, the cut-off line was dropped")
+    if kind == "truncated-second-member":
+        s = gz(nd(ls[:2])) + stream[:flush]
+        return (s, nd(ls[:2]) + nd(ls[:5]),
+                "truncated gzip stream (member 2 ends early); 7 whole lines "
+                "were written before it, the cut-off line was dropped")
+    if kind == "corrupt-deflate":
+        # the block after the flush point: BFINAL=1, BTYPE=11 (invalid)
+        s = stream[:flush] + b"\x07" + stream[flush + 1:]
+        return (s, nd(ls[:5]),
+                "corrupt gzip data: invalid block type; 5 whole lines were "
+                "written before it, the cut-off line was dropped")
+    if kind == "bad-gzip-crc":
+        s = bytearray(stream)
+        s[-8] ^= 1
+        return (bytes(s), text,
+                "corrupt gzip data: incorrect data check; 8 whole lines were "
+                "written before it, the cut-off line was dropped")
+    if kind == "trailing-garbage":
+        return (stream + b"garbage\n", text,
+                "trailing garbage after gzip member 1; 8 whole lines were "
+                "written before it, the cut-off line was dropped")
+    if kind == "bad-second-header":
+        return (stream + b"\x1f\x00junkjunkjunk", text,
+                "corrupt gzip data: incorrect header check; 8 whole lines "
+                "were written before it, the cut-off line was dropped")
+    raise ValueError(kind)
+
+
+GZ_DAMAGE = ["truncated", "truncated-trailer", "truncated-second-member",
+             "corrupt-deflate", "bad-gzip-crc", "trailing-garbage",
+             "bad-second-header"]
+
+
+@pytest.mark.parametrize("kind", GZ_DAMAGE)
+def test_damaged_gzip_file(tmp_path, kind):
+    stream, want, msg = damaged_gzip(kind)
+    good = nd(evs("after", 2))
+    write(tmp_path / "x.json.gz", stream)
+    write(tmp_path / "y.json.gz", gz(good))
+    p = run([P, "x.json.gz", "y.json.gz"], cwd=tmp_path)
+    assert errs(p) == ["amp-unpack: x.json.gz: " + msg]
+    assert p.stdout == want + good
+    assert p.returncode == 65
+    p = run([P], input=stream)
+    assert errs(p) == ["amp-unpack: <stdin>: " + msg]
+    assert (p.returncode, p.stdout) == (65, want)
+
+
+@pytest.mark.parametrize("method", [0, 8])
+@pytest.mark.parametrize("kind", GZ_DAMAGE)
+def test_damaged_gzip_in_member(tmp_path, kind, method):
+    stream, want, msg = damaged_gzip(kind)
+    ms, ls = three(method)
+    ms[1]["data"] = stream
+    data, _ = build_zip(ms)
+    write(tmp_path / "a.zip", data)
+    p = run([P, "a.zip"], cwd=tmp_path)
+    assert errs(p) == ["amp-unpack: a.zip: %s: %s" % (mname(6), msg)]
+    assert p.stdout == nd(ls[0]) + want + nd(ls[2])
+    assert p.returncode == 65
+
+
+# ----------------------------------------------- damaged archive structure
+
+def test_corrupt_central_directory(tmp_path):
+    """A central directory entry with a bad signature: the archive is
+    read through its local headers, with an error."""
+    ms, ls = three(8)
+    data, info = build_zip(ms)
+    data = bytearray(data)
+    data[info["members"][1]["cd"]:info["members"][1]["cd"] + 4] = b"XXXX"
+    write(tmp_path / "a.zip", data)
+    p = run([P, "a.zip"], cwd=tmp_path)
+    assert p.stdout == b"".join(nd(l) for l in ls)
+    assert len(errs(p)) == 1
+    assert errs(p)[0].startswith("amp-unpack: a.zip: "), errs(p)
+    assert p.returncode == 65
+
+
+def test_central_directory_entry_count_corrupt(tmp_path):
+    ms, ls = three()
+    data, info = build_zip(ms)
+    data = bytearray(data)
+    struct.pack_into("<HH", data, len(data) - 22 + 8, 9999, 9999)
+    write(tmp_path / "a.zip", data)
+    p = run([P, "a.zip"], cwd=tmp_path)
+    assert p.stdout == b"".join(nd(l) for l in ls)
+    assert len(errs(p)) == 1 and errs(p)[0].startswith("amp-unpack: a.zip: ")
+    assert p.returncode == 65
+
+
+def truncation_points(info, size):
+    m = info["members"]
+    return {
+        "in-first-local-header": (m[0]["local"] + 10, 0),
+        "in-second-local-header": (m[1]["local"] + 10, 1),
+        "in-second-name": (m[1]["local"] + 33, 1),
+        "in-second-data": (m[1]["data"] + 20, 1),
+        "in-third-data": (m[2]["data"] + 20, 2),
+        "at-central-directory": (info["cd"], 3),
+        "in-central-directory": (info["cd"] + 50, 3),
+        "in-end-record": (size - 5, 3),
+    }
+
+
+CUTS = ["in-first-local-header", "in-second-local-header", "in-second-name",
+        "in-second-data", "in-third-data", "at-central-directory",
+        "in-central-directory", "in-end-record"]
+
+
+@pytest.mark.parametrize("layout", ["stored", "deflate", "descriptor",
+                                    "zip64-descriptor"])
+@pytest.mark.parametrize("cut", CUTS)
+def test_truncated_zip(tmp_path, cut, layout):
+    ms, ls = three(0 if layout == "stored" else 8)
+    data, info = build_zip(ms, zip64=layout.startswith("zip64"),
+                           descriptor="descriptor" in layout)
+    at, complete = truncation_points(info, len(data))[cut]
+    write(tmp_path / "a.zip", data[:at])
+    write(tmp_path / "b.json", b'{"after":1}\n')
+    p = run([P, "a.zip", "b.json"], cwd=tmp_path)
+    want = b"".join(nd(l) for l in ls[:complete])
+    # the complete members, then (maybe) whole lines of the cut one
+    assert p.stdout.startswith(want)
+    assert p.stdout.endswith(b'{"after":1}\n')
+    rest = p.stdout[len(want):-len(b'{"after":1}\n')]
+    if complete < 3:
+        assert nd(ls[complete]).startswith(rest)
+    else:
+        assert rest == b""
+    assert p.stderr.startswith(b"amp-unpack: a.zip: ")
+    if cut != "in-first-local-header":
+        assert b"no central directory" in p.stderr
+    if cut in ("in-second-name", "in-second-data", "in-third-data"):
+        # the cut member is named
+        assert ("amp-unpack: a.zip: %s: " % mname(5 + complete)).encode() \
+            in p.stderr or b"a.zip: (name cut off): " in p.stderr, p.stderr
+    assert p.returncode == 65
+
+
+def test_truncated_zip_cut_member_whole_lines(tmp_path):
+    """The member a truncated download cuts in two: its whole lines before
+    the cut are written, the cut line dropped, and the message says how
+    many lines were written (as for any member that breaks off)."""
+    ls = [evs("a", 3), evs("b", 8)]
+    text = nd(ls[1])
+    cut = len(nd(ls[1][:5])) + 9
+    stream, flush = gz_flushed(text[:cut], text[cut:])
+    ms = [{"name": mname(1), "data": gz(nd(ls[0]))},
+          {"name": mname(2), "data": stream}]
+    data, info = build_zip(ms)
+    write(tmp_path / "a.zip", data[:info["members"][1]["data"] + flush])
+    p = run([P, "a.zip"], cwd=tmp_path)
+    assert p.returncode == 65
+    assert p.stdout == nd(ls[0]) + nd(ls[1][:5])
+    assert whole_lines_reported(p, "a.zip: " + mname(2)) == 5
+
+
+def test_not_a_zip_beyond_recovery(tmp_path):
+    write(tmp_path / "a.zip", b"PK\x03\x04" + b"\x00" * 10)
+    write(tmp_path / "b.json", b"{}\n")
+    p = run([P, "a.zip", "b.json"], cwd=tmp_path)
+    assert p.stdout == b"{}\n"
+    assert errs(p) == ["amp-unpack: a.zip: not a zip archive, or damaged "
+                       "beyond recovery (no central directory and no local "
+                       "headers)"]
+    assert p.returncode == 65
+
+
+# ------------------------------------------------------ strict, runtime
+
+def test_strict_stops_at_first_error(tmp_path):
+    ms, ls = three()
+    ms[1]["crc"] = 1234
+    ms[1]["data"] = b"short\n"
+    data, _ = build_zip(ms)
+    write(tmp_path / "a.zip", data)
+    write(tmp_path / "b.json", b"{}\n")
+    p = run([P, "a.zip", "b.json"], cwd=tmp_path)
+    assert p.returncode == 65
+    assert p.stdout.endswith(nd(ls[2]) + b"{}\n")
+    p = run([P, "--strict", "a.zip", "b.json"], cwd=tmp_path)
+    assert p.returncode == 65
+    assert not p.stdout.endswith(nd(ls[2]) + b"{}\n")
+    assert p.stdout.startswith(nd(ls[0]))
+    assert len(p.stdout.splitlines()) <= len(ls[0]) + 1
+    assert errs(p)[0].startswith("amp-unpack: a.zip: %s: bad CRC-32" %
+                                 mname(6))
+    assert errs(p)[-1] == \
+        "amp-unpack: stopping at the first error (--strict)"
+    stream, _, _ = damaged_gzip("truncated")
+    write(tmp_path / "x.json.gz", stream)
+    p = run([P, "--strict", "x.json.gz", "b.json"], cwd=tmp_path)
+    assert p.returncode == 65
+    assert b"{}" not in p.stdout
+
+
+def test_missing_file(tmp_path):
+    write(tmp_path / "a.json", b'{"a":1}\n')
+    write(tmp_path / "b.json.gz", gz(b'{"b":1}\n'))
+    p = run([P, "a.json", "nope.json", "b.json.gz"], cwd=tmp_path)
+    assert p.stdout == b'{"a":1}\n{"b":1}\n'
+    assert errs(p) == ["amp-unpack: nope.json: No such file or directory"]
+    assert p.returncode == 1
+    p = run([P, "--strict", "a.json", "nope.json", "b.json.gz"],
+            cwd=tmp_path)
+    assert p.returncode == 1
+    assert b'{"b":1}' not in p.stdout
+    assert errs(p)[0] == "amp-unpack: nope.json: No such file or directory"
+
+
+def test_dangling_symlink_in_directory(tmp_path):
+    d = tmp_path / "d"
+    write(d / "a_1.json", b'{"a":1}\n')
+    write(d / "a_3.json", b'{"a":3}\n')
+    os.symlink("gone.json", d / "a_2.json")
+    p = run([P, "d"], cwd=tmp_path)
+    assert p.stdout == b'{"a":1}\n{"a":3}\n'
+    assert errs(p) == ["amp-unpack: d/a_2.json: No such file or directory"]
+    assert p.returncode == 1
+
+
+def test_io_error_on_read(tmp_path):
+    """/proc/self/mem is a regular file whose read at 0 fails (EIO)."""
+    write(tmp_path / "a.json", b'{"a":1}\n')
+    p = run([P, "/proc/self/mem", "a.json"], cwd=tmp_path)
+    assert p.stdout == b'{"a":1}\n'
+    assert errs(p) == ["amp-unpack: /proc/self/mem: Input/output error"]
+    assert p.returncode == 1
+
+
+def test_runtime_error_wins_over_data_error(tmp_path):
+    write(tmp_path / "x.json.gz", damaged_gzip("truncated")[0])
+    p = run([P, "x.json.gz", "nope.json"], cwd=tmp_path)
+    assert p.returncode == 1
+    assert len(errs(p)) == 2
+
+
+@pytest.mark.parametrize("n", [1, 20000])
+def test_write_error_dev_full(tmp_path, n):
+    write(tmp_path / "x.json.gz", gz(nd(evs("f", n))))
+    with open("/dev/full", "wb") as out:
+        p = run_fd([tmp_path / "x.json.gz"], stdout=out)
+    assert p.returncode == 1
+    assert errs(p) == ["amp-unpack: stdout: No space left on device"]
+    path, _ = kind_files(tmp_path, "deflated")
+    with open("/dev/full", "wb") as out:
+        p = run_fd(["--list", path], stdout=out)
+    assert p.returncode == 1
+    assert b"No space left on device" in p.stderr
+
+
+def test_sigpipe_quiet(tmp_path):
+    write(tmp_path / "x.json.gz", gz(nd(evs("s", 50000))))
+    argv = [prog(P), str(tmp_path / "x.json.gz")]
+    a = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    first = a.stdout.read(100)
+    a.stdout.close()
+    err = a.stderr.read()
+    a.wait(30)
+    check_sanitizers(err)
+    assert first == ev("s", 0)[:100]
+    assert err == b""
+    assert a.returncode != 0
