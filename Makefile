@@ -27,10 +27,10 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-PROGS	= amp-unpack amp-convert
+PROGS	= amp-unpack amp-convert ph-batch
 TOOLS	= amp-sample
 COMMON	= buf cli distinct gunzip hours journal jqprog json jsonw keyset lines \
-	  natsort \
+	  natsort gzipw retry secret uuidset \
 	  outfile progress rejects src timestamp uuid xalloc zip
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)

@@ -1,5 +1,6 @@
 /* lines: zero-copy line splitting over a file descriptor. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,15 @@ lines_free(struct lines *l)
 	l->buf = NULL;
 }
 
+/* An over-long line on a non-blocking fd: just wait for the rest. */
+static void
+wait_readable(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	poll(&p, 1, -1);
+}
+
 static ssize_t
 fill(struct lines *l)
 {
@@ -45,6 +55,8 @@ fill(struct lines *l)
 	do
 		n = read(l->fd, l->buf + l->end, l->cap - l->end);
 	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -2;
 	if (n == -1) {
 		snprintf(l->errmsg, sizeof(l->errmsg), "%s", strerror(errno));
 		return -1;
@@ -89,7 +101,10 @@ lines_next(struct lines *l, const char **p, size_t *len)
 				l->start += keep;
 				keep = 0;
 				l->end = l->start;
-				if (fill(l) == -1)
+				ssize_t f;
+				while ((f = fill(l)) == -2)
+					wait_readable(l->fd);
+				if (f == -1)
 					return LINE_ERROR;
 				char *q = memchr(l->buf + l->start, '\n',
 				    l->end - l->start);
@@ -107,7 +122,11 @@ lines_next(struct lines *l, const char **p, size_t *len)
 			*len = total;
 			return LINE_TOOLONG;
 		}
-		if (fill(l) == -1)
+		switch (fill(l)) {
+		case -1:
 			return LINE_ERROR;
+		case -2:
+			return LINE_AGAIN;
+		}
 	}
 }

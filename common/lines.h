@@ -19,7 +19,10 @@ struct lines {
 	char		 errmsg[128];
 };
 
-enum { LINE_EOF = 0, LINE_OK = 1, LINE_TOOLONG = 2, LINE_ERROR = -1 };
+enum {
+	LINE_EOF = 0, LINE_OK = 1, LINE_TOOLONG = 2, LINE_ERROR = -1,
+	LINE_AGAIN = 3		/* non-blocking fd: no whole line yet */
+};
 
 void	lines_init(struct lines *, int fd, const char *name, size_t max);
 /*

@@ -180,7 +180,10 @@ def parse_rule(text):
     if re.fullmatch(r"\d{3}", kind) and not (kind in ("429", "413") and arg):
         if arg:
             raise ValueError("%s takes no argument" % kind)
-        arg, kind = kind, ("429" if kind == "429" else "status")
+        if kind == "429":
+            arg = None
+        else:
+            arg, kind = kind, "status"
     if kind == "status":
         if not arg or not re.fullmatch(r"\d{3}", arg) or not \
                 200 <= int(arg) <= 599:

@@ -1,0 +1,1128 @@
+/*
+ * ph-batch: deliver PostHog events to the capture /batch/ endpoint with
+ * historical_migration set, at an agreed rate, exactly once across
+ * crashes and re-runs when a journal is kept.
+ */
+#include <curl/curl.h>
+
+#include <ctype.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "gzipw.h"
+#include "journal.h"
+#include "json.h"
+#include "jsonw.h"
+#include "lines.h"
+#include "outfile.h"
+#include "rejects.h"
+#include "retry.h"
+#include "secret.h"
+#include "timestamp.h"
+#include "uuid.h"
+#include "uuidset.h"
+#include "xalloc.h"
+
+#define DEFAULT_BATCH	1000
+#define DEFAULT_BYTES	(5 * 1024 * 1024)
+#define MAX_EVENT	(1000 * 1000)	/* capture's Kafka message limit */
+#define MAX_LINE	(16 * 1024 * 1024)
+#define LINGER		2.0		/* send a partial batch after this */
+#define RESP_MAX	(64 * 1024)
+#define WARN_LIMIT	20
+
+/* One event waiting in a batch: its bytes live in the unit's data. */
+struct ev {
+	size_t		 off;
+	uint32_t	 len;
+	uint8_t		 has_uuid;
+	unsigned char	 uuid[16];
+	uint64_t	 line;
+	const char	*file;
+};
+
+/* A batch: sent whole, split in halves on 400/413, retried on faults. */
+struct unit {
+	struct unit	*next;
+	struct buf	 data;
+	struct ev	*ev;
+	size_t		 n, cap;
+	int		 attempts;
+	double		 first_fail;	/* monotime of the first failure */
+	double		 due;		/* not before this monotime */
+	double		 born;
+};
+
+/* An easy handle and what belongs to the request it carries. */
+struct slot {
+	CURL		*h;
+	struct unit	*u;
+	struct buf	 body, gz, resp;
+	struct curl_slist *hdrs;
+	double		 t0;
+	double		 retry_after;
+	int		 json_reply;
+	char		 errbuf[CURL_ERROR_SIZE];
+};
+
+struct counts {
+	uint64_t	read, delivered, skipped, dup, rejected, requests;
+	uint64_t	retries, bytes, recent, undelivered;
+};
+
+static struct {
+	const char	*url, *host, *token_file, *journal_path;
+	const char	*rejects_path;
+	size_t		 batch_size, batch_bytes, max_event;
+	int		 parallel, gzip_level, dry_run, progress, quiet;
+	int		 insecure;
+	double		 rate;		/* events per second; 0 = no cap */
+	double		 retry_for, timeout;
+} opt = {
+	.batch_size = DEFAULT_BATCH, .batch_bytes = DEFAULT_BYTES,
+	.max_event = MAX_EVENT, .parallel = 4, .gzip_level = 1,
+	.retry_for = 3600, .timeout = 120,
+};
+
+static struct counts	 c;
+static char		*token;
+static struct journal	*jdb;
+static struct rejects	 rej;
+static struct json_parser *parser;
+static struct uuidset	 pending;	/* uuids in batches not yet done */
+static struct unit	*ready_head, *ready_tail, *building;
+static struct slot	*slots;
+static CURLM		*multi;
+static int		 inflight, fatal, input_done;
+static volatile sig_atomic_t stop_signal;
+static double		 tokens, last_refill, started;
+static double		 last_progress;
+static struct buf	 scratch;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: ph-batch [-npq] [-j journal] [--host url | --region us|eu] "
+	    "[--token-file file]\n"
+	    "                [--rate n/s|n/min] [--parallel n] "
+	    "[--batch-size n] [--batch-bytes n]\n"
+	    "                [--gzip-level n | --no-gzip] [--retry-for "
+	    "duration] [--timeout duration]\n"
+	    "                [--rejects file] [--max-event-bytes n] "
+	    "[--insecure] [file ...]\n");
+	exit(EXIT_USAGE);
+}
+
+static void
+on_signal(int sig)
+{
+	if (stop_signal)
+		_exit(EXIT_RUNTIME);	/* second ^C: now */
+	stop_signal = sig;
+}
+
+static void
+say_reject(const struct ev *e, const char *why)
+{
+	if (c.rejected <= WARN_LIMIT)
+		warnx("%s:%llu: rejected: %s", e->file,
+		    (unsigned long long)e->line, why);
+	else if (c.rejected == WARN_LIMIT + 1)
+		warnx("further rejects are not named here%s%s",
+		    rej.path ? "; see " : "", rej.path ? rej.path : "");
+}
+
+static void
+reject_line(const char *file, uint64_t line, const char *why,
+    const char *text, size_t len, int status)
+{
+	struct ev e = { .file = file, .line = line };
+
+	c.rejected++;
+	say_reject(&e, why);
+	rejects_add(&rej, file, line, why, text, len, status);
+}
+
+static struct unit *
+unit_new(void)
+{
+	struct unit *u = xcalloc(1, sizeof(*u));
+
+	u->born = monotime();
+	return u;
+}
+
+static void
+unit_free(struct unit *u)
+{
+	buf_free(&u->data);
+	free(u->ev);
+	free(u);
+}
+
+static void
+unit_push(struct unit *u, const char *file, uint64_t line, const char *p,
+    size_t len, const unsigned char *uuid)
+{
+	struct ev *e;
+
+	if (u->n == u->cap) {
+		u->cap = u->cap ? u->cap * 2 : 64;
+		u->ev = xrealloc(u->ev, u->cap * sizeof(*u->ev));
+	}
+	e = &u->ev[u->n++];
+	e->off = u->data.len;
+	e->len = len;
+	e->line = line;
+	e->file = file;
+	e->has_uuid = uuid != NULL;
+	if (uuid != NULL)
+		memcpy(e->uuid, uuid, 16);
+	buf_add(&u->data, p, len);
+}
+
+static void
+ready_append(struct unit *u)
+{
+	u->next = NULL;
+	if (ready_tail)
+		ready_tail->next = u;
+	else
+		ready_head = u;
+	ready_tail = u;
+}
+
+static void
+ready_prepend(struct unit *u)
+{
+	u->next = ready_head;
+	ready_head = u;
+	if (ready_tail == NULL)
+		ready_tail = u;
+}
+
+/* The events of u from a to b as a unit of their own (for bisection). */
+static struct unit *
+unit_slice(const struct unit *u, size_t a, size_t b)
+{
+	struct unit *s = unit_new();
+
+	for (size_t i = a; i < b; i++)
+		unit_push(s, u->ev[i].file, u->ev[i].line,
+		    u->data.p + u->ev[i].off, u->ev[i].len,
+		    u->ev[i].has_uuid ? u->ev[i].uuid : NULL);
+	s->born = u->born;
+	return s;
+}
+
+static size_t
+batch_limit(void)
+{
+	size_t n = opt.batch_size;
+
+	/* Under a rate cap, a batch is at most a second's worth: smooth. */
+	if (opt.rate > 0 && n > ceil(opt.rate))
+		n = ceil(opt.rate);
+	return n < 1 ? 1 : n;
+}
+
+static void
+body_of(struct buf *b, const struct unit *u)
+{
+	b->len = 0;
+	buf_adds(b, "{\"api_key\":");
+	jsonw_cstr(b, token ? token : "<POSTHOG_API_KEY>");
+	buf_adds(b, ",\"historical_migration\":true,\"batch\":[");
+	for (size_t i = 0; i < u->n; i++) {
+		if (i)
+			buf_addc(b, ',');
+		buf_add(b, u->data.p + u->ev[i].off, u->ev[i].len);
+	}
+	buf_adds(b, "]}");
+}
+
+/*
+ * Check one input line as capture would; on success add it to the batch
+ * being built.  Events already delivered (journal) or already pending in
+ * this run are skipped: that is what makes re-runs and overlapping
+ * exports safe.
+ */
+static void
+take_line(const char *file, uint64_t line, const char *p, size_t len)
+{
+	char err[256];
+	struct jval *root, *v, *props;
+	unsigned char uuid[16];
+	int has_uuid = 0;
+	int64_t us;
+
+	while (len > 0 && isspace((unsigned char)p[len - 1]))
+		len--;
+	if (len == 0)
+		return;
+	c.read++;
+	if (len > opt.max_event) {
+		snprintf(err, sizeof(err), "event of %zu bytes is over the "
+		    "%zu-byte limit of capture", len, opt.max_event);
+		return reject_line(file, line, err, p, len, 0);
+	}
+	if ((root = json_parse(parser, p, len, err, sizeof(err))) == NULL) {
+		if (!utf8_valid(p, len))
+			snprintf(err, sizeof(err), "invalid UTF-8");
+		return reject_line(file, line, err, p, len, 0);
+	}
+	if (root->type != J_OBJ)
+		return reject_line(file, line, "not a JSON object", p, len, 0);
+	v = json_get(root, "event");
+	if (v == NULL || v->type != J_STR || v->n == 0)
+		return reject_line(file, line, "missing or empty event name",
+		    p, len, 0);
+	props = json_get(root, "properties");
+	if (props != NULL && props->type != J_OBJ && props->type != J_NULL)
+		return reject_line(file, line, "properties is not an object",
+		    p, len, 0);
+	v = json_get(root, "distinct_id");
+	if (v == NULL || v->type == J_NULL)
+		v = json_get(root, "$distinct_id");
+	if ((v == NULL || v->type == J_NULL) && props != NULL)
+		v = json_get(props, "distinct_id");
+	if (v == NULL || v->type == J_NULL || (v->type == J_STR && v->n == 0))
+		return reject_line(file, line, "missing or empty distinct_id",
+		    p, len, 0);
+	v = json_get(root, "uuid");
+	if (v != NULL && v->type != J_NULL) {
+		if (v->type != J_STR || uuid_bytes(v->u.s, v->n, uuid) == -1)
+			return reject_line(file, line, "invalid uuid (capture "
+			    "would refuse the whole batch)", p, len, 0);
+		has_uuid = 1;
+	} else if (jdb != NULL)
+		return reject_line(file, line, "no uuid: an event without one "
+		    "cannot be journaled (amp-convert always sets one)", p,
+		    len, 0);
+	v = json_get(root, "timestamp");
+	if (v != NULL && v->type != J_NULL) {
+		if (v->type != J_STR || ts_parse(v->u.s, v->n, &us) == -1)
+			return reject_line(file, line, "unparseable timestamp "
+			    "(expected ISO 8601)", p, len, 0);
+		if (us > ts_now_us() - 48LL * 3600 * 1000000)
+			c.recent++;
+	}
+	if (has_uuid) {
+		if (jdb != NULL) {
+			int r = journal_has(jdb, uuid);
+			if (r == -1) {
+				warnx("%s", journal_error(jdb));
+				fatal = 1;
+				return;
+			}
+			if (r == 1) {
+				c.skipped++;
+				return;
+			}
+		}
+		if (!uuidset_add(&pending, uuid)) {
+			c.dup++;	/* the same uuid earlier in this run */
+			return;
+		}
+	}
+	if (building == NULL)
+		building = unit_new();
+	if (building->n > 0 && building->data.len + len > opt.batch_bytes) {
+		ready_append(building);
+		building = unit_new();
+	}
+	unit_push(building, file, line, p, len, has_uuid ? uuid : NULL);
+	if (building->n >= batch_limit()) {
+		ready_append(building);
+		building = NULL;
+	}
+}
+
+static void
+receipt(const struct unit *u, long status, const char *outcome,
+    size_t bytes, double ms, const char *error)
+{
+	char a[UUID_STRLEN + 1];
+	int first = 1;
+
+	scratch.len = 0;
+	buf_addc(&scratch, '{');
+	jsonw_key(&scratch, "status", &first);
+	jsonw_i64(&scratch, status);
+	jsonw_key(&scratch, "outcome", &first);
+	jsonw_cstr(&scratch, outcome);
+	jsonw_key(&scratch, "events", &first);
+	jsonw_u64(&scratch, u->n);
+	jsonw_key(&scratch, "bytes", &first);
+	jsonw_u64(&scratch, bytes);
+	jsonw_key(&scratch, "attempts", &first);
+	jsonw_i64(&scratch, u->attempts);
+	jsonw_key(&scratch, "ms", &first);
+	jsonw_i64(&scratch, (int64_t)(ms + 0.5));
+	jsonw_key(&scratch, "first_uuid", &first);
+	if (u->n > 0 && u->ev[0].has_uuid) {
+		uuid_format(u->ev[0].uuid, a);
+		jsonw_cstr(&scratch, a);
+	} else
+		buf_adds(&scratch, "null");
+	jsonw_key(&scratch, "last_uuid", &first);
+	if (u->n > 0 && u->ev[u->n - 1].has_uuid) {
+		uuid_format(u->ev[u->n - 1].uuid, a);
+		jsonw_cstr(&scratch, a);
+	} else
+		buf_adds(&scratch, "null");
+	if (error != NULL) {
+		jsonw_key(&scratch, "error", &first);
+		jsonw_cstr(&scratch, error);
+	}
+	buf_adds(&scratch, "}\n");
+	outfile_write(stdout, scratch.p, scratch.len, "stdout");
+	fflush(stdout);
+}
+
+static void
+unit_forget(struct unit *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (u->ev[i].has_uuid)
+			uuidset_del(&pending, u->ev[i].uuid);
+}
+
+static size_t
+header_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct slot *s = arg;
+	size_t len = size * n;
+	char line[256];
+
+	if (len < sizeof(line)) {
+		memcpy(line, p, len);
+		line[len] = '\0';
+		if (strncasecmp(line, "Retry-After:", 12) == 0)
+			s->retry_after = retry_after_parse(line + 12);
+		else if (strncasecmp(line, "Content-Type:", 13) == 0 &&
+		    strcasestr(line + 13, "json") != NULL)
+			s->json_reply = 1;
+	}
+	return len;
+}
+
+static size_t
+write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct slot *s = arg;
+	size_t len = size * n;
+
+	if (s->resp.len < RESP_MAX)
+		buf_add(&s->resp, p, len < RESP_MAX - s->resp.len ? len :
+		    RESP_MAX - s->resp.len);
+	return len;
+}
+
+static void
+start(struct slot *s, struct unit *u)
+{
+	const char *body;
+	size_t len;
+
+	s->u = u;
+	u->attempts++;
+	body_of(&s->body, u);
+	body = s->body.p;
+	len = s->body.len;
+	if (opt.gzip_level > 0) {
+		if (gzip_compress(&s->gz, s->body.p, s->body.len,
+		    opt.gzip_level) == -1)
+			errx(EXIT_RUNTIME, "gzip compression failed");
+		body = s->gz.p;
+		len = s->gz.len;
+	}
+	s->resp.len = 0;
+	s->retry_after = -1;
+	s->json_reply = 0;
+	s->errbuf[0] = '\0';
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	s->t0 = monotime();
+	c.requests++;
+	c.bytes += len;
+	curl_multi_add_handle(multi, s->h);
+	inflight++;
+}
+
+/* Messages shown for 401/403: the two usual mistakes. */
+static void
+auth_failure(long status, const char *resp)
+{
+	warnx("PostHog refused the project token (HTTP %ld): check that "
+	    "POSTHOG_API_KEY (or --token-file) holds the project API key "
+	    "(phc_...) of the project you migrate into, and that --host / "
+	    "--region is that project's region (us or eu)%s%.200s", status,
+	    *resp ? "; server said: " : "", resp);
+}
+
+static void
+delivered(struct slot *s, struct unit *u, long status, double ms)
+{
+	unsigned char (*ids)[16] = xcalloc(u->n ? u->n : 1, 16);
+	size_t k = 0;
+
+	for (size_t i = 0; i < u->n; i++)
+		if (u->ev[i].has_uuid)
+			memcpy(ids[k++], u->ev[i].uuid, 16);
+	if (jdb != NULL && k > 0 && journal_add(jdb, (const unsigned char
+	    (*)[16])ids, k) == -1) {
+		/* Delivered but not recorded: a re-run re-sends these. */
+		warnx("%s: delivered events could not be recorded: %s",
+		    opt.journal_path, journal_error(jdb));
+		fatal = 1;
+	}
+	free(ids);
+	c.delivered += u->n;
+	receipt(u, status, "delivered", s->gz.len ? s->gz.len : s->body.len,
+	    ms, NULL);
+	unit_forget(u);
+	unit_free(u);
+}
+
+/* 400 or 413: halves go first in the queue until the culprit is alone. */
+static void
+bisect(struct slot *s, struct unit *u, long status, double ms)
+{
+	char why[512];
+
+	if (u->n == 1) {
+		const char *r = s->resp.len ? s->resp.p : "";
+		if (status == 413)
+			snprintf(why, sizeof(why), "PostHog refused the event "
+			    "as too large (413)%s%.300s", *r ? ": " : "", r);
+		else
+			snprintf(why, sizeof(why), "PostHog refused the event "
+			    "(%ld)%s%.300s", status, *r ? ": " : "", r);
+		c.rejected++;
+		say_reject(&u->ev[0], why);
+		rejects_add(&rej, u->ev[0].file, u->ev[0].line, why,
+		    u->data.p, u->ev[0].len, status);
+		receipt(u, status, "rejected", s->body.len, ms, NULL);
+		unit_forget(u);
+		unit_free(u);
+		return;
+	}
+	receipt(u, status, "split", s->gz.len ? s->gz.len : s->body.len, ms,
+	    NULL);
+	struct unit *a = unit_slice(u, 0, u->n / 2);
+	struct unit *b = unit_slice(u, u->n / 2, u->n);
+	ready_prepend(b);
+	ready_prepend(a);
+	unit_free(u);
+}
+
+static void
+finish(struct slot *s, CURLcode cc)
+{
+	struct unit *u = s->u;
+	double now = monotime(), ms = (now - s->t0) * 1000, wait;
+	long status = 0;
+	char err[CURL_ERROR_SIZE + 64];
+
+	curl_multi_remove_handle(multi, s->h);
+	inflight--;
+	s->u = NULL;
+	buf_addc(&s->resp, '\0');
+	s->resp.len--;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+	else
+		snprintf(err, sizeof(err), "%s", s->errbuf[0] ? s->errbuf :
+		    curl_easy_strerror(cc));
+
+	if (status >= 200 && status <= 299) {
+		/*
+		 * Capture answers JSON.  An HTML page from a proxy or portal
+		 * with a 200 is not a delivery: retry, and report it.
+		 */
+		const char *b = s->resp.p;
+		while (b && isspace((unsigned char)*b))
+			b++;
+		if (s->json_reply || (b && *b == '{'))
+			return delivered(s, u, status, ms);
+		snprintf(err, sizeof(err), "HTTP %ld but the answer is not "
+		    "capture's JSON (a proxy?)", status);
+		status = 0;
+		cc = CURLE_WEIRD_SERVER_REPLY;
+	} else if (status == 400 || status == 413)
+		return bisect(s, u, status, ms);
+	else if (status == 401 || status == 403) {
+		auth_failure(status, s->resp.p ? s->resp.p : "");
+		receipt(u, status, "fatal", s->body.len, ms, NULL);
+		fatal = 1;
+		ready_prepend(u);
+		return;
+	} else if (cc == CURLE_OK && !retry_status(status)) {
+		warnx("%s: HTTP %ld: %.300s (check --host)", opt.url, status,
+		    s->resp.p ? s->resp.p : "");
+		receipt(u, status, "fatal", s->body.len, ms, NULL);
+		fatal = 1;
+		ready_prepend(u);
+		return;
+	} else if (cc == CURLE_OK)
+		snprintf(err, sizeof(err), "HTTP %ld", status);
+
+	/* Retryable: network error, timeout, 408, 429, 5xx. */
+	c.retries++;
+	if (u->first_fail == 0)
+		u->first_fail = now;
+	if (now - u->first_fail > opt.retry_for) {
+		warnx("%s: giving up after %.0f s of failures (--retry-for): "
+		    "%s", opt.url, now - u->first_fail, err);
+		receipt(u, status, "gave-up", s->body.len, ms, err);
+		fatal = 1;
+		ready_prepend(u);
+		return;
+	}
+	wait = retry_backoff(u->attempts, 1, 60);
+	if (s->retry_after >= 0)
+		wait = s->retry_after > 600 ? 600 : s->retry_after;
+	if (c.retries <= WARN_LIMIT)
+		warnx("%s; retrying %zu events in %.1f s (attempt %d)", err,
+		    u->n, wait, u->attempts + 1);
+	receipt(u, status, "retry", s->gz.len ? s->gz.len : s->body.len, ms,
+	    err);
+	u->due = now + wait;
+	ready_prepend(u);
+}
+
+static void
+refill(void)
+{
+	double now = monotime();
+
+	if (opt.rate <= 0)
+		return;
+	tokens += (now - last_refill) * opt.rate;
+	if (tokens > (double)batch_limit())
+		tokens = batch_limit();
+	last_refill = now;
+}
+
+/* Start what may start; returns seconds until something else could. */
+static double
+dispatch(void)
+{
+	double now = monotime(), wait = 1;
+
+	while (!fatal && !stop_signal && ready_head != NULL &&
+	    inflight < opt.parallel) {
+		struct unit *u = ready_head;
+		if (u->due > now) {
+			/* Retries wait in order: the first one due blocks. */
+			return u->due - now < wait ? u->due - now : wait;
+		}
+		if (opt.rate > 0) {
+			refill();
+			if (tokens < (double)u->n) {
+				double t = (u->n - tokens) / opt.rate;
+				return t < wait ? t : wait;
+			}
+			tokens -= u->n;
+		}
+		ready_head = u->next;
+		if (ready_head == NULL)
+			ready_tail = NULL;
+		for (int i = 0; i < opt.parallel; i++)
+			if (slots[i].u == NULL) {
+				start(&slots[i], u);
+				break;
+			}
+	}
+	return wait;
+}
+
+static void
+show_progress(int final)
+{
+	double now = monotime(), t = now - started;
+	int tty = isatty(STDERR_FILENO);
+
+	if (!opt.progress && !final)
+		return;
+	if (!final && now - last_progress < (tty ? 0.5 : 60))
+		return;
+	last_progress = now;
+	fprintf(stderr, "%sph-batch: %llu delivered, %llu skipped, %llu "
+	    "rejected, %llu retries, %.0f events/s%s",
+	    tty && !final ? "\r" : "",
+	    (unsigned long long)c.delivered,
+	    (unsigned long long)(c.skipped + c.dup),
+	    (unsigned long long)c.rejected, (unsigned long long)c.retries,
+	    t > 0 ? c.delivered / t : 0, tty && !final ? "\033[K" : "\n");
+}
+
+static size_t
+queued(void)
+{
+	size_t n = 0;
+
+	for (struct unit *u = ready_head; u != NULL; u = u->next)
+		n++;
+	return n;
+}
+
+static struct slot *
+slots_new(void)
+{
+	struct slot *s = xcalloc(opt.parallel, sizeof(*s));
+
+	for (int i = 0; i < opt.parallel; i++) {
+		CURL *h = curl_easy_init();
+
+		if (h == NULL)
+			errx(EXIT_RUNTIME, "curl_easy_init failed");
+		s[i].h = h;
+		s[i].hdrs = curl_slist_append(NULL,
+		    "Content-Type: application/json");
+		if (opt.gzip_level > 0)
+			s[i].hdrs = curl_slist_append(s[i].hdrs,
+			    "Content-Encoding: gzip");
+		s[i].hdrs = curl_slist_append(s[i].hdrs, "Expect:");
+		curl_easy_setopt(h, CURLOPT_URL, opt.url);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, s[i].hdrs);
+		curl_easy_setopt(h, CURLOPT_USERAGENT, "amp2ph-ph-batch/"
+		    AMP2PH_VERSION);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+		    (long)(opt.timeout * 1000));
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 15000L);
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, &s[i]);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &s[i]);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s[i].errbuf);
+		curl_easy_setopt(h, CURLOPT_PRIVATE, &s[i]);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		if (opt.insecure) {
+			curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+			curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		}
+	}
+	return s;
+}
+
+static void
+slots_free(void)
+{
+	for (int i = 0; i < opt.parallel; i++) {
+		curl_easy_cleanup(slots[i].h);
+		curl_slist_free_all(slots[i].hdrs);
+		buf_free(&slots[i].body);
+		buf_free(&slots[i].gz);
+		buf_free(&slots[i].resp);
+	}
+	free(slots);
+}
+
+/* --dry-run: the bodies that would be sent, one per line, no network. */
+static void
+dry_run_flush(void)
+{
+	struct buf b = { 0 };
+
+	while (ready_head != NULL) {
+		struct unit *u = ready_head;
+		ready_head = u->next;
+		body_of(&b, u);
+		buf_addc(&b, '\n');
+		outfile_write(stdout, b.p, b.len, "stdout");
+		c.delivered += u->n;
+		unit_forget(u);
+		unit_free(u);
+	}
+	ready_tail = NULL;
+	buf_free(&b);
+}
+
+struct input {
+	char	**files;
+	int	  nfiles, cur, fd;
+	struct lines l;
+	int	  open;
+};
+
+/* Read lines while there is room; never block when requests are out. */
+static void
+read_input(struct input *in)
+{
+	const char *p;
+	size_t len;
+	int r;
+
+	while (!input_done && !fatal && !stop_signal &&
+	    queued() < (size_t)opt.parallel * 2) {
+		if (!in->open) {
+			if (in->cur == in->nfiles) {
+				input_done = 1;
+				break;
+			}
+			const char *f = in->files[in->cur];
+			if (strcmp(f, "-") == 0) {
+				in->fd = STDIN_FILENO;
+				int fl = fcntl(in->fd, F_GETFL);
+				if (fl != -1)
+					fcntl(in->fd, F_SETFL, fl | O_NONBLOCK);
+				f = "<stdin>";
+			} else if ((in->fd = open(f, O_RDONLY)) == -1)
+				err(EXIT_RUNTIME, "%s", f);
+			lines_init(&in->l, in->fd, f, MAX_LINE);
+			in->open = 1;
+		}
+		r = lines_next(&in->l, &p, &len);
+		if (r == LINE_AGAIN)
+			return;
+		if (r == LINE_OK) {
+			take_line(in->l.name, in->l.lineno, p, len);
+			continue;
+		}
+		if (r == LINE_TOOLONG) {
+			char why[128];
+			c.read++;
+			snprintf(why, sizeof(why), "line of %zu bytes is too "
+			    "long to be an event", len);
+			reject_line(in->l.name, in->l.lineno, why, p, 1024, 0);
+			continue;
+		}
+		if (r == LINE_ERROR)
+			errx(EXIT_RUNTIME, "%s: %s", in->l.name, in->l.errmsg);
+		/* LINE_EOF */
+		if (in->fd != STDIN_FILENO)
+			close(in->fd);
+		lines_free(&in->l);
+		in->open = 0;
+		in->cur++;
+	}
+}
+
+static void
+parse_rate(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || v <= 0 || end == s)
+		errx(EXIT_USAGE, "--rate: expected N/s or N/min, got %s", s);
+	if (strcmp(end, "/s") == 0 || strcmp(end, "/sec") == 0)
+		opt.rate = v;
+	else if (strcmp(end, "/min") == 0 || strcmp(end, "/m") == 0)
+		opt.rate = v / 60;
+	else if (strcmp(end, "/h") == 0 || strcmp(end, "/hour") == 0)
+		opt.rate = v / 3600;
+	else
+		errx(EXIT_USAGE, "--rate: expected N/s or N/min, got %s", s);
+}
+
+static void
+main_loop(struct input *in)
+{
+	double linger_wait;
+
+	for (;;) {
+		read_input(in);
+		/* A partial batch goes when input ends or pauses too long. */
+		if (building != NULL && building->n > 0 && (input_done ||
+		    stop_signal || monotime() - building->born > LINGER)) {
+			ready_append(building);
+			building = NULL;
+		}
+		if (opt.dry_run) {
+			dry_run_flush();
+			if (input_done || fatal || stop_signal)
+				return;
+			continue;
+		}
+		double wait = dispatch();
+		int running;
+		curl_multi_perform(multi, &running);
+		CURLMsg *m;
+		int left;
+		while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+			struct slot *s;
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&s);
+			finish(s, m->data.result);
+		}
+		show_progress(0);
+		if ((fatal || stop_signal) && inflight == 0)
+			return;
+		if (input_done && building == NULL && ready_head == NULL &&
+		    inflight == 0)
+			return;
+		if (inflight == 0 && ready_head == NULL && input_done &&
+		    building != NULL && building->n == 0)
+			return;
+		/* Sleep until input, a socket, a retry or a token is due. */
+		linger_wait = building != NULL && building->n > 0 ?
+		    LINGER - (monotime() - building->born) : 1;
+		if (linger_wait < wait)
+			wait = linger_wait;
+		if (wait < 0.001)
+			wait = 0.001;
+		struct curl_waitfd wfd = { .fd = in->fd, .events = CURL_WAIT_POLLIN };
+		int want_input = in->open && !input_done &&
+		    queued() < (size_t)opt.parallel * 2;
+		curl_multi_poll(multi, want_input ? &wfd : NULL,
+		    want_input ? 1 : 0, (int)(wait * 1000) + 1, NULL);
+	}
+}
+
+static void
+count_undelivered(struct input *in)
+{
+	for (struct unit *u = ready_head; u != NULL; u = u->next)
+		c.undelivered += u->n;
+	if (building != NULL)
+		c.undelivered += building->n;
+	for (int i = 0; i < opt.parallel && slots; i++)
+		if (slots[i].u != NULL)
+			c.undelivered += slots[i].u->n;
+	/* Lines never read also remain to be sent. */
+	if (!input_done)
+		c.undelivered += (in->open || in->cur < in->nfiles) ? 1 : 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "batch-bytes",	required_argument, NULL, 'B' },
+		{ "batch-size",		required_argument, NULL, 'b' },
+		{ "dry-run",		no_argument,	   NULL, 'n' },
+		{ "gzip-level",		required_argument, NULL, 'z' },
+		{ "help",		no_argument,	   NULL, 'h' },
+		{ "host",		required_argument, NULL, 'H' },
+		{ "insecure",		no_argument,	   NULL, 'k' },
+		{ "journal",		required_argument, NULL, 'j' },
+		{ "max-event-bytes",	required_argument, NULL, 'E' },
+		{ "no-gzip",		no_argument,	   NULL, 'Z' },
+		{ "parallel",		required_argument, NULL, 'P' },
+		{ "progress",		no_argument,	   NULL, 'p' },
+		{ "quiet",		no_argument,	   NULL, 'q' },
+		{ "rate",		required_argument, NULL, 'r' },
+		{ "region",		required_argument, NULL, 'R' },
+		{ "rejects",		required_argument, NULL, 'x' },
+		{ "retry-for",		required_argument, NULL, 'T' },
+		{ "timeout",		required_argument, NULL, 't' },
+		{ "token-file",		required_argument, NULL, 'K' },
+		{ "version",		no_argument,	   NULL, 'V' },
+		{ NULL,			0,		   NULL, 0 }
+	};
+	struct input in = { 0 };
+	char err[512];
+	uint64_t u;
+	int ch, rc;
+	char *stdin_only[] = { "-" };
+
+	while ((ch = getopt_long(argc, argv, "hj:npq", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'B':
+			if (cli_u64(optarg, 1024, 100 * 1024 * 1024, &u) == -1)
+				errx(EXIT_USAGE, "--batch-bytes: expected 1024 "
+				    "to 104857600, got %s", optarg);
+			opt.batch_bytes = u;
+			break;
+		case 'b':
+			if (cli_u64(optarg, 1, 1000000, &u) == -1)
+				errx(EXIT_USAGE, "--batch-size: expected 1 to "
+				    "1000000, got %s", optarg);
+			opt.batch_size = u;
+			break;
+		case 'E':
+			if (cli_u64(optarg, 1, MAX_LINE, &u) == -1)
+				errx(EXIT_USAGE, "--max-event-bytes: bad size "
+				    "%s", optarg);
+			opt.max_event = u;
+			break;
+		case 'H':
+			opt.host = optarg;
+			break;
+		case 'j':
+			opt.journal_path = optarg;
+			break;
+		case 'K':
+			opt.token_file = optarg;
+			break;
+		case 'k':
+			opt.insecure = 1;
+			break;
+		case 'n':
+			opt.dry_run = 1;
+			break;
+		case 'P':
+			if (cli_u64(optarg, 1, 64, &u) == -1)
+				errx(EXIT_USAGE, "--parallel: expected 1 to "
+				    "64, got %s", optarg);
+			opt.parallel = u;
+			break;
+		case 'p':
+			opt.progress = 1;
+			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 'R':
+			if (strcmp(optarg, "us") == 0)
+				opt.host = "https://us.i.posthog.com";
+			else if (strcmp(optarg, "eu") == 0)
+				opt.host = "https://eu.i.posthog.com";
+			else
+				errx(EXIT_USAGE, "--region: us or eu, not %s",
+				    optarg);
+			break;
+		case 'r':
+			parse_rate(optarg);
+			break;
+		case 'T':
+			if (cli_duration(optarg, &opt.retry_for) == -1)
+				errx(EXIT_USAGE, "--retry-for: expected a "
+				    "duration like 90s, 15m, 1h: %s", optarg);
+			break;
+		case 't':
+			if (cli_duration(optarg, &opt.timeout) == -1 ||
+			    opt.timeout <= 0)
+				errx(EXIT_USAGE, "--timeout: expected a "
+				    "duration like 30s: %s", optarg);
+			break;
+		case 'x':
+			opt.rejects_path = optarg;
+			break;
+		case 'z':
+			if (cli_u64(optarg, 1, 9, &u) == -1)
+				errx(EXIT_USAGE, "--gzip-level: 1 to 9, not %s",
+				    optarg);
+			opt.gzip_level = u;
+			break;
+		case 'Z':
+			opt.gzip_level = 0;
+			break;
+		case 'V':
+			cli_version("ph-batch");
+			return 0;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (!opt.dry_run) {
+		if (opt.host == NULL && (opt.host = getenv("POSTHOG_HOST")) ==
+		    NULL)
+			errx(EXIT_USAGE, "no PostHog host: give --host URL, "
+			    "--region us|eu, or set POSTHOG_HOST");
+		if ((token = secret_read("POSTHOG_API_KEY", opt.token_file,
+		    err, sizeof(err))) == NULL)
+			errx(EXIT_USAGE, "%s", err);
+		if (project_token_check(token, err, sizeof(err)) == -1)
+			errx(EXIT_USAGE, "%s", err);
+		size_t hl = strlen(opt.host);
+		while (hl > 0 && opt.host[hl - 1] == '/')
+			hl--;
+		char *url = xmalloc(hl + 8);
+		memcpy(url, opt.host, hl);
+		memcpy(url + hl, "/batch/", 8);
+		opt.url = url;
+		if (strncmp(url, "http://", 7) != 0 &&
+		    strncmp(url, "https://", 8) != 0)
+			errx(EXIT_USAGE, "--host: expected an http:// or "
+			    "https:// URL, got %s", opt.host);
+	}
+	if (opt.journal_path != NULL && !opt.dry_run &&
+	    (jdb = journal_open(opt.journal_path, 0, err, sizeof(err))) == NULL)
+		errx(EXIT_RUNTIME, "journal %s", err);
+	rejects_open(&rej, opt.rejects_path);
+	parser = json_parser_new();
+	uuidset_init(&pending);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		errx(EXIT_RUNTIME, "curl_global_init failed");
+	multi = curl_multi_init();
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)opt.parallel);
+	if (!opt.dry_run)
+		slots = slots_new();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout is a write error */
+	started = last_refill = monotime();
+	tokens = batch_limit();
+	if (jdb != NULL && journal_run_begin(jdb, opt.url) == -1)
+		warnx("%s", journal_error(jdb));
+
+	in.files = argc > 0 ? argv : stdin_only;
+	in.nfiles = argc > 0 ? argc : 1;
+	main_loop(&in);
+	count_undelivered(&in);
+
+	show_progress(1);
+	if (c.dup > 0)
+		warnx("%llu events had a uuid seen earlier in this run and "
+		    "were sent once", (unsigned long long)c.dup);
+	if (c.recent > 0)
+		warnx("%llu events are less than 48 hours old: PostHog asks "
+		    "that historical imports be older (they are still "
+		    "billed)", (unsigned long long)c.recent);
+	if (stop_signal)
+		warnx("stopped by signal %d: run the same command again to "
+		    "send the rest", (int)stop_signal);
+	if (!opt.quiet || fatal || c.rejected)
+		fprintf(stderr, "ph-batch: %llu read, %llu delivered, %llu "
+		    "already delivered, %llu rejected, %s%llu requests, "
+		    "%llu retries, %.1f s\n",
+		    (unsigned long long)c.read,
+		    (unsigned long long)c.delivered,
+		    (unsigned long long)c.skipped,
+		    (unsigned long long)c.rejected,
+		    fatal || stop_signal ? "some undelivered, " : "",
+		    (unsigned long long)c.requests,
+		    (unsigned long long)c.retries, monotime() - started);
+	if (jdb != NULL) {
+		struct journal_run jr = { c.read, c.delivered, c.skipped + c.dup,
+		    c.rejected, c.undelivered, c.requests, c.retries, c.bytes };
+		journal_run_update(jdb, &jr, fatal || stop_signal ?
+		    "incomplete" : c.rejected ? "rejects" : "complete");
+	}
+	rc = 0;
+	if (fatal || stop_signal || c.undelivered > 0)
+		rc = EXIT_RUNTIME;
+	else if (c.rejected > 0)
+		rc = EXIT_DATAERR;
+	if (rejects_close(&rej) == -1 || outfile_close(stdout, "stdout") == -1)
+		rc = EXIT_RUNTIME;
+	if (slots)
+		slots_free();
+	curl_multi_cleanup(multi);
+	curl_global_cleanup();
+	journal_close(jdb);
+	json_parser_free(parser);
+	uuidset_free(&pending);
+	buf_free(&scratch);
+	if (token != NULL) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	return rc;
+}

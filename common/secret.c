@@ -1,0 +1,83 @@
+/* secret: reading keys from the environment or a file, and token checks. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secret.h"
+#include "xalloc.h"
+
+static char *
+trim(char *s)
+{
+	size_t n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+char *
+secret_read(const char *env, const char *file, char *err, size_t errlen)
+{
+	char line[4096], *v;
+	FILE *fp;
+
+	if (file != NULL) {
+		if ((fp = fopen(file, "r")) == NULL) {
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+			return NULL;
+		}
+		if (fgets(line, sizeof(line), fp) == NULL)
+			line[0] = '\0';
+		fclose(fp);
+		v = trim(line);
+		if (*v == '\0') {
+			snprintf(err, errlen, "%s: empty key file", file);
+			return NULL;
+		}
+		v = xstrdup(v);
+		explicit_bzero(line, sizeof(line));
+		return v;
+	}
+	if ((v = getenv(env)) == NULL) {
+		snprintf(err, errlen, "%s is not set (or give a key file)", env);
+		return NULL;
+	}
+	snprintf(line, sizeof(line), "%s", v);
+	v = trim(line);
+	if (*v == '\0') {
+		snprintf(err, errlen, "%s is empty", env);
+		return NULL;
+	}
+	v = xstrdup(v);
+	explicit_bzero(line, sizeof(line));
+	return v;
+}
+
+int
+project_token_check(const char *t, char *err, size_t errlen)
+{
+	if (strncmp(t, "phx_", 4) == 0) {
+		snprintf(err, errlen, "the token is a personal API key "
+		    "(phx_...): capture needs the project API key (phc_...), "
+		    "found in the project's settings");
+		return -1;
+	}
+	if (strlen(t) > 64) {
+		snprintf(err, errlen, "the token is longer than 64 characters: "
+		    "not a project API key");
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+		if (*p >= 0x80 || *p < 0x20) {
+			snprintf(err, errlen, "the token holds non-ASCII or "
+			    "control characters: not a project API key");
+			return -1;
+		}
+	return 0;
+}

@@ -1,0 +1,20 @@
+/*
+ * secret: API keys from the environment or a file, never from the command
+ * line (where ps(1) and shell history would show them), and checks that
+ * catch the usual mix-ups before any request is made.
+ */
+#ifndef SECRET_H
+#define SECRET_H
+#include <stddef.h>
+
+/*
+ * The value of file (first line, trimmed) if file is not NULL, else of
+ * environment variable env, trimmed.  NULL with a message in err if
+ * missing or empty.  The caller frees the result.
+ */
+char	*secret_read(const char *env, const char *file, char *err,
+	    size_t errlen);
+/* PostHog's rules for a project token (capture refuses the rest). */
+int	 project_token_check(const char *, char *err, size_t errlen);
+
+#endif
