@@ -27,7 +27,7 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-PROGS	= amp-unpack amp-convert ph-batch
+PROGS	= amp-unpack amp-convert ph-alias ph-batch
 TOOLS	= amp-sample
 COMMON	= buf cli distinct gunzip hours journal jqprog json jsonw keyset lines \
 	  natsort gzipw retry secret uuidset \

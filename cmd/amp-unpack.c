@@ -143,7 +143,7 @@ write_out(const char *p, size_t n)
  * without its newline gets one.  Returns 0, or -1 with s->errmsg set.
  */
 static int
-copy_lines(struct src *s, uint64_t *lines, int *cut_line)
+copy_lines(struct src *s, uint64_t *lines, int *cut_line, int *dropped)
 {
 	size_t len = 0;
 	int midline = 0;	/* part of the current line already written */
@@ -151,6 +151,7 @@ copy_lines(struct src *s, uint64_t *lines, int *cut_line)
 
 	*lines = 0;
 	*cut_line = 0;
+	*dropped = 0;
 	for (;;) {
 		if (lcap - len < CHUNK) {
 			if (len >= MAXHOLD) {
@@ -168,7 +169,8 @@ copy_lines(struct src *s, uint64_t *lines, int *cut_line)
 			if (midline) {
 				write_out("\n", 1);
 				*cut_line = 1;
-			}
+			} else
+				*dropped = len > 0;
 			return -1;
 		}
 		progress_tick();
@@ -203,7 +205,7 @@ emit(struct src *raw, const char *where, const char *what)
 	unsigned char head[4];
 	struct src *s;
 	uint64_t lines;
-	int cut;
+	int cut, dropped;
 	ssize_t n;
 
 	if ((n = src_peek(raw, head, sizeof(head), &s)) == -1) {
@@ -223,13 +225,13 @@ emit(struct src *raw, const char *where, const char *what)
 		src_free(s);
 		return;
 	}
-	if (copy_lines(s, &lines, &cut) == -1) {
+	if (copy_lines(s, &lines, &cut, &dropped) == -1) {
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s; %llu whole lines were written "
 		    "before it%s", s->errmsg, (unsigned long long)lines,
 		    cut ? ", then a line cut short (it will not parse)" :
-		    ", the cut-off line was dropped");
+		    dropped ? ", the cut-off line was dropped" : "");
 		bad(where, what, msg);
 	}
 	src_free(s);
@@ -527,11 +529,13 @@ main(int argc, char *argv[])
 				free(tree.v[j]);
 			}
 			free(tree.v);
-		} else
+		} else if (skip_reason(argv[i]) != NULL)
+			warnx("%s: skipped: %s", argv[i], skip_reason(argv[i]));
+		else
 			strv_push(&files, xstrdup(argv[i]));
 	}
 	if (runerr && strictflag)
-		return EXIT_RUNTIME;
+		exit(EXIT_RUNTIME);
 
 	for (size_t j = 0; j < files.n; j++) {
 		struct stat st;

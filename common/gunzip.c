@@ -17,6 +17,7 @@ struct gzsrc {
 	int		 eof;		/* inner source exhausted */
 	int		 between;	/* a member ended; another may follow */
 	int		 done;
+	int		 failed;	/* error seen; report after the bytes */
 	uint64_t	 members;
 };
 
@@ -84,6 +85,8 @@ gzsrc_read(struct src *s, unsigned char *out, size_t len)
 	struct gzsrc *g = (struct gzsrc *)s;
 	int r;
 
+	if (g->failed)
+		return -1;
 	for (;;) {
 		if (g->done)
 			return 0;
@@ -103,15 +106,18 @@ gzsrc_read(struct src *s, unsigned char *out, size_t len)
 		} else if (r == Z_DATA_ERROR) {
 			src_seterr(s, "corrupt gzip data: %s",
 			    g->z.msg ? g->z.msg : "data error");
-			return -1;
+			g->failed = 1;
 		} else if (r == Z_MEM_ERROR) {
 			src_seterr(s, "out of memory in inflate");
-			return -1;
+			g->failed = 1;
 		} else if (r != Z_OK && r != Z_BUF_ERROR) {
 			src_seterr(s, "inflate error %d", r);
-			return -1;
+			g->failed = 1;
 		}
 		size_t got = (unsigned char *)g->z.next_out - out;
+		/* The bytes before the damage are good: hand them out first. */
+		if (g->failed)
+			return got > 0 ? (ssize_t)got : -1;
 		if (got > 0)
 			return got;
 		if (!g->between && g->z.avail_in == 0 && g->eof) {

@@ -95,12 +95,12 @@ lines_next(struct lines *l, const char **p, size_t *len)
 		}
 		if (scanned > l->max) {
 			/* Keep the head for the message, skip the rest. */
-			size_t total = scanned, keep = 1024;
+			size_t total = scanned, keep = scanned < sizeof(l->head) ?
+			    scanned : sizeof(l->head);
+			memcpy(l->head, l->buf + l->start, keep);
 			l->lineno++;
+			l->start = l->end;
 			for (;;) {
-				l->start += keep;
-				keep = 0;
-				l->end = l->start;
 				ssize_t f;
 				while ((f = fill(l)) == -2)
 					wait_readable(l->fd);
@@ -114,11 +114,11 @@ lines_next(struct lines *l, const char **p, size_t *len)
 					break;
 				}
 				total += l->end - l->start;
+				l->start = l->end;
 				if (l->eof)
 					break;
 			}
-			/* The head is at the front of buf: fill() moved it. */
-			*p = l->buf;
+			*p = l->head;
 			*len = total;
 			return LINE_TOOLONG;
 		}

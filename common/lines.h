@@ -16,6 +16,7 @@ struct lines {
 	size_t		 cap, start, end, max;
 	uint64_t	 lineno;
 	int		 eof;
+	char		 head[1024];	/* of an over-long line */
 	char		 errmsg[128];
 };
 
@@ -27,7 +28,8 @@ enum {
 void	lines_init(struct lines *, int fd, const char *name, size_t max);
 /*
  * Next line (without its newline) in *p, *len.  LINE_TOOLONG: the line
- * was over the limit; *p holds its first bytes, *len its full length.
+ * was over the limit; *p holds its first bytes (up to 1024), *len its
+ * full length.
  */
 int	lines_next(struct lines *, const char **p, size_t *len);
 void	lines_free(struct lines *);

@@ -87,6 +87,9 @@ progress_end(void)
 {
 	if (!pactive)
 		return;
+	/* Headers and directories are not counted as read: finish at 100%. */
+	if (src_raw_bytes < ptotal)
+		src_raw_bytes = ptotal;
 	draw(1);
 	pactive = 0;
 }

@@ -64,7 +64,6 @@ readat(int fd, void *buf, size_t n, uint64_t off)
 			return -1;
 		got += r;
 	}
-	src_raw_bytes += n;
 	return 0;
 }
 
@@ -311,10 +310,16 @@ walk_local(struct zip *z)
 			unsigned char d[24];
 			size_t dlen = z64 ? 20 : 12;
 
-			if (e->method != 8 ||
-			    deflate_length(z, data, &len) == -1) {
+			if (e->method != 8 || data > z->size) {
 				e->damage = "member cut off or unreadable "
 				    "(archive has no central directory)";
+				break;
+			}
+			if (deflate_length(z, data, &len) == -1) {
+				/* Read what is there; the reader says where
+				 * it ends. */
+				e->csize = z->size - data;
+				e->truncated = 1;
 				break;
 			}
 			e->csize = len;
@@ -332,8 +337,13 @@ walk_local(struct zip *z)
 			e->usize = z64 ? le64(q + 12) : le32(q + 8);
 			pos = data + len + dlen;
 		} else {
-			if (data > z->size || e->csize > z->size - data) {
+			if (data > z->size) {
 				e->damage = "archive ends inside the member";
+				break;
+			}
+			if (e->csize > z->size - data) {
+				e->csize = z->size - data;
+				e->truncated = 1;
 				break;
 			}
 			pos = data + e->csize;
@@ -405,11 +415,17 @@ struct zipsrc {
 	z_stream	 zs;
 	unsigned char	*buf;
 	int		 ended;
+	int		 failed;	/* error seen; report after the bytes */
 };
 
 static int
 check_end(struct zipsrc *m)
 {
+	if (m->e->truncated) {
+		src_seterr(&m->s, "archive ends inside the member "
+		    "(truncated archive)");
+		return -1;
+	}
 	if (m->out != m->e->usize) {
 		src_seterr(&m->s, "size mismatch (expected %llu bytes, "
 		    "got %llu)", (unsigned long long)m->e->usize,
@@ -433,6 +449,8 @@ zipsrc_read(struct src *s, unsigned char *out, size_t len)
 
 	if (m->ended)
 		return 0;
+	if (m->failed)
+		return -1;
 	if (len > UINT_MAX)
 		len = UINT_MAX;
 	if (m->e->method == 0) {
@@ -446,6 +464,7 @@ zipsrc_read(struct src *s, unsigned char *out, size_t len)
 		m->pos += n;
 		m->left -= n;
 		m->out += n;
+		src_raw_bytes += n;
 		m->crc = crc32(m->crc, out, n);
 		return n;
 	}
@@ -458,6 +477,7 @@ zipsrc_read(struct src *s, unsigned char *out, size_t len)
 			}
 			m->pos += n;
 			m->left -= n;
+			src_raw_bytes += n;
 			m->zs.next_in = m->buf;
 			m->zs.avail_in = n;
 		}
@@ -469,25 +489,28 @@ zipsrc_read(struct src *s, unsigned char *out, size_t len)
 		m->crc = crc32(m->crc, out, n);
 		if (r == Z_STREAM_END) {
 			if (check_end(m) == -1)
-				return -1;
-			return n;
-		}
-		if (r == Z_DATA_ERROR) {
+				m->failed = 1;
+		} else if (r == Z_DATA_ERROR) {
 			src_seterr(s, "corrupt deflate data: %s",
 			    m->zs.msg ? m->zs.msg : "data error");
-			return -1;
-		}
-		if (r != Z_OK && r != Z_BUF_ERROR) {
+			m->failed = 1;
+		} else if (r != Z_OK && r != Z_BUF_ERROR) {
 			src_seterr(s, "inflate error %d", r);
-			return -1;
+			m->failed = 1;
+		} else if (n == 0 && m->zs.avail_in == 0 && m->left == 0) {
+			if (m->e->truncated)
+				src_seterr(s, "archive ends inside the member "
+				    "(truncated archive)");
+			else
+				src_seterr(s, "deflate data ends early "
+				    "(truncated member)");
+			m->failed = 1;
 		}
+		/* Bytes before the damage are good: hand them out first. */
 		if (n > 0)
 			return n;
-		if (m->zs.avail_in == 0 && m->left == 0) {
-			src_seterr(s, "deflate data ends early (truncated "
-			    "member)");
+		if (m->failed)
 			return -1;
-		}
 	}
 }
 

@@ -22,6 +22,7 @@ struct zip_entry {
 	uint64_t	 usize;
 	uint64_t	 offset;	/* of the local header */
 	const char	*damage;	/* found while recovering, or NULL */
+	int		 truncated;	/* cut off: csize is what is there */
 };
 
 struct zip {

@@ -18,15 +18,18 @@
  * stable across zlib releases but not shared by zlib-ng.
  *
  * Memory does not grow with the event count: the device population is
- * capped, and each member is gzipped into memory, then written out as a
- * zip entry before the next one is started.
+ * capped, and each member is compressed into memory (by worker threads,
+ * in chunks; see "Driving") and written out as a zip entry before the
+ * next one is assembled.  A million events take about 20 s of CPU.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +49,15 @@
 #define MAXHOURS	(24 * 366 * 10)		/* keeps hour weights in range */
 #define MAXDEVS		(1 << 18)		/* caps the population's memory */
 #define MAXSLOTS	4096			/* concurrently active devices */
-#define FLUSHAT		(256 * 1024)		/* NDJSON bytes per deflate call */
+#define FLUSHAT		(256 * 1024)		/* NDJSON bytes per write */
+
+/*
+ * Default gzip level.  Level 6, what Amplitude's side most likely uses,
+ * needs about 45 s of CPU for a million events (2 GB of NDJSON); level 3
+ * needs half that for a zip 25% larger, which keeps the benchmark's 1M
+ * event archive well under half a minute on two cores.
+ */
+#define DEFLEVEL	3
 
 /* Every 7th member ends without a final newline, as real exports can. */
 #define NONL_EVERY	7
@@ -783,7 +794,7 @@ struct devinfo {
 	const struct geo *geo;
 	const struct viewport *vp;
 	int		 appver, startver;
-	int		 idstyle;	/* 0 uuid, 1 upper uuid, 2 "...R" */
+	int		 idstyle;	/* 0 uuid, 1 UUID, 2 uuid+R, 3 base62+R */
 	int		 insertkey;	/* sends $insert_key and $schema */
 	int		 loc;		/* reports location */
 	int		 ad;		/* 0 none, 1 ad id, 2 zeroed idfa */
@@ -815,6 +826,7 @@ struct dev {
 };
 
 static uint64_t	 seed;
+static int64_t	 startus;		/* first upload hour */
 static uint64_t	 project;
 static uint32_t	 ndev, nuser;
 static struct dev *devs;
@@ -863,7 +875,7 @@ devinfo(uint32_t d, struct devinfo *di)
 	rs = h64(h64(seed, HK_DEV), d);
 	memset(di, 0, sizeof(*di));
 	w = rndn(100);
-	di->kind = w < 58 ? K_WEB : w < 80 ? K_IOS : K_ANDROID;
+	di->kind = w < 64 ? K_WEB : w < 82 ? K_IOS : K_ANDROID;
 	if (di->kind == K_WEB) {
 		for (sum = 0, i = 0; i < NELEM(webuas); i++)
 			sum += webuas[i].weight;
@@ -898,7 +910,7 @@ devinfo(uint32_t d, struct devinfo *di)
 	di->attr = pm(300) ? (int)rndn(NELEM(attribs)) : -1;
 	/* Current SDKs send all 19 initial_* keys, older ones 9, some none. */
 	w = rndn(100);
-	di->attrkeys = w < 45 ? (int)NELEM(initkeys) : w < 80 ? 9 : 0;
+	di->attrkeys = w < 25 ? (int)NELEM(initkeys) : w < 60 ? 9 : 0;
 	di->nologin = pm(200);
 	di->ipv6 = pm(100);
 	di->ip = (uint32_t)rnd();
@@ -915,7 +927,7 @@ devinfo(uint32_t d, struct devinfo *di)
 	di->dlng = (int32_t)rndn(40000) - 20000;
 	/* The first nuser devices are their users' first; the rest extra. */
 	di->owner = d < nuser ? d : rndn(nuser);
-	di->shared = nuser > 1 && pm(30);
+	di->shared = nuser > 1 && pm(60);
 	di->other = (di->owner + 1 + rndn(nuser - 1 ? nuser - 1 : 1)) % nuser;
 	di->ampid = d < nuser ? user_ampid(d) : ampid_from(rnd());
 	rs = save;
@@ -1092,6 +1104,9 @@ pick_client_event(const struct devinfo *di, struct dev *dv)
 
 	if (dv->user == 0 && !di->nologin && r < 60)
 		return h64(seed, di->owner) % 3 ? E_LOGIN : E_SIGNUP;
+	/* On a shared device the other person logs in now and then. */
+	if (dv->user != 0 && di->shared && r < 100)
+		return E_LOGIN;
 	r = rndn(1000);
 	if (di->kind == K_WEB) {
 		if (r < 460)
@@ -1170,7 +1185,7 @@ plan_client(uint32_t d, int64_t up_us)
 			push(E_SESSION_END, 0, d, dv->user, dv->last + 1000,
 			    dv->sess);
 		/* A shared device changes hands between sessions. */
-		if (di.shared && dv->user != 0 && pm(300))
+		if (di.shared && dv->user != 0 && pm(500))
 			dv->user = (dv->user - 1 == di.owner ? di.other :
 			    di.owner) + 1;
 		dv->sess = t / 1000;
@@ -1191,8 +1206,12 @@ plan_client(uint32_t d, int64_t up_us)
 	} else
 		type = pick_client_event(&di, dv);
 	if (type == E_LOGIN || type == E_SIGNUP) {
-		dv->user = (dv->exttype == 2 && di.shared ? di.other :
-		    di.owner) + 1;
+		if (dv->user != 0)
+			dv->user = (dv->user - 1 == di.owner ? di.other :
+			    di.owner) + 1;
+		else
+			dv->user = (di.shared && pm(500) ? di.other :
+			    di.owner) + 1;
 		push(type, 0, d, dv->user, t, dv->sess);
 		push(E_IDENTIFY, 0, d, dv->user, t + 1000, dv->sess);
 		t += 1000;
@@ -1666,6 +1685,11 @@ user_props(struct buf *b, const struct spec *s, const struct devinfo *di,
 		put_str(b, plans[h64(seed, u) % NELEM(plans)]);
 		KEY(b, &first, "\"company\":");
 		put_str(b, companies[h64(seed + 1, u) % NELEM(companies)]);
+		if (h64(seed + 7, u) % 3 != 0) {
+			/* Most users have only a plan and a company. */
+			putch(b, '}');
+			return;
+		}
 		KEY(b, &first, "\"seats\":");
 		put_u64(b, 1 + h64(seed + 2, u) % 200);
 		KEY(b, &first, "\"nps\":");
@@ -1959,8 +1983,10 @@ gen_row(struct buf *b, int64_t up_ms)
 	put_strn(b, mobile ? appversions[di.startver] : NULL);
 	LIT(b, ",\"user_creation_time\":");
 	if (s.user)
-		put_ts(b, up - HOUR_US -
-		    (int64_t)(h64(seed + 6, u) % (400 * 86400)) * US);
+		/* Fixed per user: some time in the 400 days before --start. */
+		put_ts(b, startus - US -
+		    (int64_t)(h64(seed + 6, u) % (400 * 86400)) * US -
+		    (int64_t)(h64(seed + 8, u) % 1000) * 1000);
 	else
 		LIT(b, "null");
 	LIT(b, ",\"user_id\":");
@@ -1985,7 +2011,7 @@ gen_row(struct buf *b, int64_t up_ms)
 			putch(b, '"');
 		}
 	} else if (pm(700)) {
-		/* v1, as in real rows: time from processed_time. */
+		/* v1, as in real rows, stamped with the upload time. */
 		uint64_t t100 = (uint64_t)up * 10 + 0x01b21dd213814000ULL +
 		    rndn(10);
 
@@ -2013,7 +2039,7 @@ gen_row(struct buf *b, int64_t up_ms)
 
 static FILE		*out;
 static const char	*outname;
-static int		 outfile;	/* out is a file we created */
+static int		 outfile;	/* out is a regular file we opened */
 static uint64_t		 outoff;
 
 static void
@@ -2070,15 +2096,17 @@ static size_t		 ncent, centcap;
 #define Z32MAX	0xffffffffULL
 
 /*
- * Write one zip entry holding data.  Deflated entries are written the way
- * a streaming writer does, sizes and CRC in a data descriptor after the
- * data (flag bit 3); stored ones carry them in the local header.
+ * Write one zip entry: data is the entry's bytes as they go in the file
+ * (stored, or already deflated), crc and usize describe the member they
+ * stand for.  Deflated entries are laid out as a streaming writer does,
+ * CRC and sizes in a data descriptor after the data (flag bit 3); stored
+ * ones carry them in the local header.
  */
 static void
-zip_entry(const char *name, const unsigned char *data, size_t len,
-    int stored, int force64, int level, uint64_t hourus)
+zip_entry(const char *name, const struct buf *data, uint32_t crc,
+    uint64_t usize, int stored, int force64, int64_t hourus)
 {
-	unsigned char hdr[30 + 20], dd[24];
+	unsigned char hdr[30], dd[24];
 	struct cent *c;
 	size_t nlen = strlen(name);
 	int64_t day;
@@ -2097,23 +2125,13 @@ zip_entry(const char *name, const unsigned char *data, size_t len,
 		errx(1, "internal error: member name too long");
 	memcpy(c->name, name, nlen + 1);
 	c->off = outoff;
-	c->usize = len;
-	c->crc = (uint32_t)crc32(0, data, (uInt)0);
-	{
-		/* crc32() takes uInt lengths; feed big buffers in pieces. */
-		size_t o = 0;
-
-		while (o < len) {
-			size_t k = len - o > 1U << 30 ? 1U << 30 : len - o;
-
-			c->crc = (uint32_t)crc32(c->crc, data + o, (uInt)k);
-			o += k;
-		}
-	}
+	c->usize = usize;
+	c->csize = data->len;
+	c->crc = crc;
 	c->method = stored ? 0 : 8;
 	c->flags = stored ? 0 : 0x0008;
-	/* The member's upload hour, as a DOS time: fixed, deterministic. */
-	day = (int64_t)(hourus / DAY_US);
+	/* The member's upload hour as its DOS time: fixed, deterministic. */
+	day = hourus / DAY_US;
 	sod = (unsigned)(hourus / US % 86400);
 	civil_from_days(day, &y, &m, &d);
 	if (y < 1980) {
@@ -2129,9 +2147,8 @@ zip_entry(const char *name, const unsigned char *data, size_t len,
 	c->dtime = (uint16_t)((sod / 3600) << 11 | (sod / 60 % 60) << 5 |
 	    (sod % 60) / 2);
 	c->ddate = (uint16_t)((y - 1980) << 9 | m << 5 | d);
-	/* Deflate can grow incompressible data a little; leave room. */
-	c->z64 = force64 || c->off >= Z32MAX ||
-	    (uint64_t)len + len / 128 + 1024 >= Z32MAX;
+	c->z64 = force64 || c->off >= Z32MAX || c->usize >= Z32MAX ||
+	    c->csize >= Z32MAX;
 
 	le32(hdr, 0x04034b50);
 	le16(hdr + 4, c->z64 ? 45 : 20);
@@ -2144,61 +2161,24 @@ zip_entry(const char *name, const unsigned char *data, size_t len,
 		le32(hdr + 18, (uint32_t)Z32MAX);
 		le32(hdr + 22, (uint32_t)Z32MAX);
 	} else {
-		le32(hdr + 18, stored ? (uint32_t)len : 0);
-		le32(hdr + 22, stored ? (uint32_t)len : 0);
+		le32(hdr + 18, stored ? (uint32_t)c->csize : 0);
+		le32(hdr + 22, stored ? (uint32_t)c->usize : 0);
 	}
 	le16(hdr + 26, (unsigned)nlen);
 	le16(hdr + 28, c->z64 ? 20 : 0);
 	owrite(hdr, 30);
 	owrite(name, nlen);
 	if (c->z64) {
-		/* Sizes unknown (0) when they follow in the descriptor. */
-		le16(hdr, 0x0001);
-		le16(hdr + 2, 16);
-		le64(hdr + 4, stored ? len : 0);
-		le64(hdr + 12, stored ? len : 0);
-		owrite(hdr, 20);
+		/* Sizes are 0 (unknown) when a descriptor follows the data. */
+		le16(dd, 0x0001);
+		le16(dd + 2, 16);
+		le64(dd + 4, stored ? c->usize : 0);
+		le64(dd + 12, stored ? c->csize : 0);
+		owrite(dd, 20);
 	}
-
-	if (stored) {
-		owrite(data, len);
-		c->csize = len;
+	owrite(data->p, data->len);
+	if (stored)
 		return;
-	}
-
-	{
-		static unsigned char obuf[256 * 1024];
-		z_stream z;
-		size_t o = 0;
-		int ret, fl;
-
-		memset(&z, 0, sizeof(z));
-		if (deflateInit2(&z, level, Z_DEFLATED, -15, 8,
-		    Z_DEFAULT_STRATEGY) != Z_OK)
-			errx(1, "deflateInit2 failed");
-		c->csize = 0;
-		do {
-			size_t k = len - o > 1U << 30 ? 1U << 30 : len - o;
-
-			z.next_in = (unsigned char *)data + o;
-			z.avail_in = (uInt)k;
-			o += k;
-			fl = o == len ? Z_FINISH : Z_NO_FLUSH;
-			do {
-				z.next_out = obuf;
-				z.avail_out = sizeof(obuf);
-				ret = deflate(&z, fl);
-				if (ret == Z_STREAM_ERROR)
-					errx(1, "deflate failed");
-				owrite(obuf, sizeof(obuf) - z.avail_out);
-				c->csize += sizeof(obuf) - z.avail_out;
-			} while (z.avail_out == 0);
-		} while (fl != Z_FINISH);
-		if (ret != Z_STREAM_END)
-			errx(1, "deflate did not finish");
-		deflateEnd(&z);
-	}
-
 	le32(dd, 0x08074b50);
 	le32(dd + 4, c->crc);
 	if (c->z64) {
@@ -2206,8 +2186,6 @@ zip_entry(const char *name, const unsigned char *data, size_t len,
 		le64(dd + 16, c->usize);
 		owrite(dd, 24);
 	} else {
-		if (c->csize >= Z32MAX)
-			errx(1, "internal error: entry grew past 4 GB");
 		le32(dd + 8, (uint32_t)c->csize);
 		le32(dd + 12, (uint32_t)c->usize);
 		owrite(dd, 16);
@@ -2311,54 +2289,296 @@ zip_finish(int force64)
 /* ------------------------------------------------------------------ */
 /* Driving                                                             */
 
-/* A gzip member being built in memory. */
-static z_stream		 gz;
-static struct buf	 gzbuf;
+/*
+ * Compression runs on worker threads, yet must not make the bytes depend
+ * on their number or timing.  So, as pigz does, each member's NDJSON is
+ * cut into chunks at line ends (where the generator happens to pass
+ * CHUNK bytes, which only the seed decides), each chunk is deflated on
+ * its own, primed with the previous chunk's last 32 KiB as dictionary
+ * and ended with a sync flush, and the pieces are joined in order into
+ * one gzip stream.  For deflated zip entries each piece of that stream
+ * is deflated again right away, the same way.
+ *
+ * The outer pass does not search for matches: in gzip data there are
+ * none worth having, and any real deflater ends up emitting stored
+ * blocks for it anyway (zlib -6 does, at a tenth of the inner pass's
+ * speed).  So it writes stored blocks directly, level 0, except over
+ * --level 0 members, which are plain text and get Huffman coding.  The
+ * few bytes of each gzip trailer are Huffman coded either way.
+ */
+#define CHUNK		(1024 * 1024)
+#define DICT		32768
+#ifndef MAXWORKERS
+#define MAXWORKERS	4		/* -DMAXWORKERS=1 to check determinism */
+#endif
 
-static void
-gz_begin(int level)
+enum { J_FREE, J_READY, J_BUSY, J_DONE };
+
+struct job {
+	struct buf	 in;		/* NDJSON text */
+	unsigned char	 dict[DICT];
+	size_t		 dictlen;
+	int		 first, last;	/* place in its member */
+	int		 state;
+	z_stream	 zi, zo;	/* inner (gzip) and outer (zip) */
+	struct buf	 gz;		/* this piece of the .json.gz */
+	struct buf	 zd;		/* that piece deflated for the zip */
+	uint32_t	 crc_in, crc_gz;
+	/* The member it ends, set when last. */
+	char		 name[96];
+	int64_t		 hourus;
+};
+
+static struct job	*jobs;
+static unsigned		 njobs, jnext, jtake;
+static pthread_t	 workers[MAXWORKERS];
+static unsigned		 nworkers;
+static pthread_mutex_t	 jmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 jwork = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 jdone = PTHREAD_COND_INITIALIZER;
+static int		 jstop, zlevel, zstored, zforce64;
+
+/* The member being assembled from finished jobs, in order. */
+static struct buf	 mdata;		/* the zip entry's bytes */
+static uint32_t		 mcrc_text, mcrc_gz;
+static uint64_t		 mlen_text, mlen_gz;
+static z_stream		 ztrail;
+
+static uint32_t
+crc(uint32_t c, const void *p, size_t n)
 {
-	gz_header gh;
+	const unsigned char *b = p;
 
-	memset(&gz, 0, sizeof(gz));
-	if (deflateInit2(&gz, level, Z_DEFLATED, 15 + 16, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK)
-		errx(1, "deflateInit2 failed");
-	/* Pin the header (zlib's OS byte varies by platform). */
-	memset(&gh, 0, sizeof(gh));
-	gh.os = 3;
-	if (deflateSetHeader(&gz, &gh) != Z_OK)
-		errx(1, "deflateSetHeader failed");
-	gzbuf.len = 0;
+	while (n > 0) {
+		uInt k = n > 1U << 30 ? 1U << 30 : (uInt)n;
+
+		c = (uint32_t)crc32(c, b, k);
+		b += k;
+		n -= k;
+	}
+	return c;
 }
 
+/* Deflate all of p into b, ending with flush. */
 static void
-gz_feed(const char *p, size_t n, int flush)
+zrun(z_stream *z, const void *p, size_t n, struct buf *b, int flush)
 {
 	int ret;
 
-	gz.next_in = (unsigned char *)p;
-	gz.avail_in = (uInt)n;
+	z->next_in = (unsigned char *)p;
+	z->avail_in = (uInt)n;
 	for (;;) {
 		size_t room;
 
-		if (gzbuf.cap - gzbuf.len < 64 * 1024)
-			buf_grow(&gzbuf, gzbuf.cap ? gzbuf.cap : 1 << 20);
-		room = gzbuf.cap - gzbuf.len;
+		if (b->cap - b->len < 4096 + n / 4)
+			buf_grow(b, 4096 + n / 4);
+		room = b->cap - b->len;
 		if (room > 1U << 30)
 			room = 1U << 30;
-		gz.next_out = (unsigned char *)gzbuf.p + gzbuf.len;
-		gz.avail_out = (uInt)room;
-		ret = deflate(&gz, flush);
-		if (ret == Z_STREAM_ERROR)
-			errx(1, "deflate failed");
-		gzbuf.len += room - gz.avail_out;
-		if (flush == Z_FINISH ? ret == Z_STREAM_END :
-		    gz.avail_in == 0 && gz.avail_out != 0)
+		z->next_out = (unsigned char *)b->p + b->len;
+		z->avail_out = (uInt)room;
+		ret = deflate(z, flush);
+		if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR)
+			errx(1, "deflate failed (%d)", ret);
+		b->len += room - z->avail_out;
+		if (z->avail_in == 0 && z->avail_out != 0 &&
+		    (flush != Z_FINISH || ret == Z_STREAM_END))
 			break;
 	}
-	if (flush == Z_FINISH)
-		deflateEnd(&gz);
+}
+
+static void
+zinit(z_stream *z, int level, int strategy)
+{
+	memset(z, 0, sizeof(*z));
+	if (deflateInit2(z, level, Z_DEFLATED, -15, 8, strategy) != Z_OK)
+		errx(1, "deflateInit2 failed");
+}
+
+static void
+run_job(struct job *j)
+{
+	j->gz.len = 0;
+	j->zd.len = 0;
+	if (j->first) {
+		/*
+		 * The gzip header zlib would write, with a pinned OS byte
+		 * (zlib's varies by platform) and no time stamp.
+		 */
+		unsigned char h[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+
+		h[8] = zlevel == 9 ? 2 : zlevel < 2 ? 4 : 0;
+		put(&j->gz, h, sizeof(h));
+	}
+	if (deflateReset(&j->zi) != Z_OK)
+		errx(1, "deflateReset failed");
+	if (j->dictlen > 0 &&
+	    deflateSetDictionary(&j->zi, j->dict, (uInt)j->dictlen) != Z_OK)
+		errx(1, "deflateSetDictionary failed");
+	zrun(&j->zi, j->in.p, j->in.len, &j->gz,
+	    j->last ? Z_FINISH : Z_SYNC_FLUSH);
+	j->crc_in = crc(0, j->in.p, j->in.len);
+	j->crc_gz = crc(0, j->gz.p, j->gz.len);
+	if (!zstored) {
+		if (deflateReset(&j->zo) != Z_OK)
+			errx(1, "deflateReset failed");
+		zrun(&j->zo, j->gz.p, j->gz.len, &j->zd, Z_SYNC_FLUSH);
+	}
+}
+
+static void *
+worker(void *arg)
+{
+	struct job *j;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&jmu);
+		while (!jstop && jobs[jtake % njobs].state != J_READY)
+			pthread_cond_wait(&jwork, &jmu);
+		if (jobs[jtake % njobs].state != J_READY) {
+			pthread_mutex_unlock(&jmu);
+			return NULL;
+		}
+		j = &jobs[jtake++ % njobs];
+		j->state = J_BUSY;
+		pthread_mutex_unlock(&jmu);
+
+		run_job(j);
+
+		pthread_mutex_lock(&jmu);
+		j->state = J_DONE;
+		pthread_cond_broadcast(&jdone);
+		pthread_mutex_unlock(&jmu);
+	}
+}
+
+static void
+pipe_start(int level, int stored, int force64)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned i;
+	int e;
+
+	zlevel = level;
+	zstored = stored;
+	zforce64 = force64;
+	nworkers = ncpu < 1 ? 1 : ncpu > MAXWORKERS ? MAXWORKERS :
+	    (unsigned)ncpu;
+	njobs = 2 * nworkers + 2;
+	if ((jobs = calloc(njobs, sizeof(*jobs))) == NULL)
+		err(1, NULL);
+	for (i = 0; i < njobs; i++) {
+		zinit(&jobs[i].zi, level, Z_DEFAULT_STRATEGY);
+		if (level == 0)
+			zinit(&jobs[i].zo, 1, Z_HUFFMAN_ONLY);
+		else
+			zinit(&jobs[i].zo, 0, Z_DEFAULT_STRATEGY);
+	}
+	zinit(&ztrail, 1, Z_HUFFMAN_ONLY);
+	for (i = 0; i < nworkers; i++)
+		if ((e = pthread_create(&workers[i], NULL, worker, NULL)) != 0) {
+			errno = e;
+			err(1, "pthread_create");
+		}
+}
+
+/* Add a finished job to the member; write the member when it ends. */
+static void
+consume(struct job *j)
+{
+	if (j->first) {
+		mdata.len = 0;
+		mcrc_text = mcrc_gz = 0;
+		mlen_text = mlen_gz = 0;
+	}
+	mcrc_text = (uint32_t)crc32_combine(mcrc_text, j->crc_in,
+	    (z_off_t)j->in.len);
+	mlen_text += j->in.len;
+	mcrc_gz = (uint32_t)crc32_combine(mcrc_gz, j->crc_gz,
+	    (z_off_t)j->gz.len);
+	mlen_gz += j->gz.len;
+	if (zstored)
+		put(&mdata, j->gz.p, j->gz.len);
+	else
+		put(&mdata, j->zd.p, j->zd.len);
+	if (j->last) {
+		unsigned char t[8];
+
+		/* gzip trailer: CRC-32 and length mod 2^32 of the text. */
+		le32(t, mcrc_text);
+		le32(t + 4, (uint32_t)mlen_text);
+		mcrc_gz = crc(mcrc_gz, t, 8);
+		mlen_gz += 8;
+		if (zstored)
+			put(&mdata, t, 8);
+		else {
+			if (deflateReset(&ztrail) != Z_OK)
+				errx(1, "deflateReset failed");
+			zrun(&ztrail, t, 8, &mdata, Z_FINISH);
+		}
+		zip_entry(j->name, &mdata, mcrc_gz, mlen_gz, zstored,
+		    zforce64, j->hourus);
+	}
+	j->state = J_FREE;
+}
+
+/* The next job to fill, once its previous use is written out. */
+static struct job *
+pipe_get(void)
+{
+	struct job *j = &jobs[jnext % njobs];
+
+	if (j->state != J_FREE) {
+		pthread_mutex_lock(&jmu);
+		while (j->state != J_DONE)
+			pthread_cond_wait(&jdone, &jmu);
+		pthread_mutex_unlock(&jmu);
+		consume(j);
+	}
+	j->in.len = 0;
+	return j;
+}
+
+static void
+pipe_submit(struct job *j, const struct job *prev)
+{
+	j->dictlen = 0;
+	if (!j->first) {
+		j->dictlen = prev->in.len < DICT ? prev->in.len : DICT;
+		memcpy(j->dict, prev->in.p + prev->in.len - j->dictlen,
+		    j->dictlen);
+	}
+	pthread_mutex_lock(&jmu);
+	j->state = J_READY;
+	jnext++;
+	pthread_cond_broadcast(&jwork);
+	pthread_mutex_unlock(&jmu);
+}
+
+/* Write out every job in flight, in order, and stop the workers. */
+static void
+pipe_end(void)
+{
+	unsigned i;
+
+	for (i = 0; i < njobs; i++) {
+		struct job *j = &jobs[(jnext + i) % njobs];
+
+		if (j->state == J_FREE)
+			continue;
+		pthread_mutex_lock(&jmu);
+		while (j->state != J_DONE)
+			pthread_cond_wait(&jdone, &jmu);
+		pthread_mutex_unlock(&jmu);
+		consume(j);
+	}
+	pthread_mutex_lock(&jmu);
+	jstop = 1;
+	pthread_cond_broadcast(&jwork);
+	pthread_mutex_unlock(&jmu);
+	for (i = 0; i < nworkers; i++)
+		pthread_join(workers[i], NULL);
 }
 
 /* Hour-of-day activity (UTC): a quiet night, a busy working day. */
@@ -2403,7 +2623,7 @@ usage(void)
 	    "      --part-events N  events per member before a new part (50000)\n"
 	    "      --stored         store members in the zip, do not deflate\n"
 	    "      --zip64          write zip64 records even when not needed\n"
-	    "      --level N        gzip level of the members (6)\n"
+	    "      --level N        gzip level of the members (3)\n"
 	    "      --ndjson         write the event lines, not a zip\n"
 	    "  -o, --output FILE    output file, - for stdout (stdout)\n");
 	exit(EXIT_USAGE);
@@ -2478,7 +2698,7 @@ main(int argc, char *argv[])
 	};
 	struct opts o = {
 		.n = 1000, .seed = 1, .hours = 24, .project = 187520,
-		.part = 50000, .level = 6, .out = "-",
+		.part = 50000, .level = DEFLEVEL, .out = "-",
 	};
 	struct buf lb = { 0 };
 	uint64_t wsum, cum, prev, h, member = 0, i, k;
@@ -2535,6 +2755,7 @@ main(int argc, char *argv[])
 		usage();
 
 	seed = o.seed;
+	startus = o.start * US;
 	project = o.project;
 	rs = h64(seed, 0x5eed);
 	/* About 20 events per device over the span, within a bounded pool. */
@@ -2551,12 +2772,19 @@ main(int argc, char *argv[])
 			errx(1, "refusing to write a zip to a terminal; "
 			    "use -o file");
 	} else {
+		struct stat st;
+
 		outname = o.out;
 		if ((out = fopen(o.out, "wb")) == NULL)
 			err(1, "%s", o.out);
-		outfile = 1;
+		/* Remove a half-written file on error, never a device. */
+		if (fstat(fileno(out), &st) == -1)
+			err(1, "%s", o.out);
+		outfile = S_ISREG(st.st_mode);
 	}
 	setvbuf(out, NULL, _IOFBF, 1 << 20);
+	if (!o.ndjson)
+		pipe_start(o.level, o.stored, o.zip64);
 
 	starthour = o.start / 3600;
 	for (wsum = 0, h = 0; h < o.hours; h++)
@@ -2578,57 +2806,68 @@ main(int argc, char *argv[])
 		for (p = 0; p < parts; p++, member++) {
 			uint64_t m = cnt - lo < o.part ? cnt - lo : o.part;
 			int nonl = member % NONL_EVERY == NONL_EVERY - 1;
+			struct job *j = NULL, *pj = NULL;
+			struct buf *b = &lb;
 
-			if (!o.ndjson)
-				gz_begin(o.level);
+			if (!o.ndjson) {
+				j = pipe_get();
+				j->first = 1;
+				b = &j->in;
+			}
 			for (i = 0; i < m; i++) {
 				uint64_t li = lo + i;
+				int end = i + 1 == m;
 				/* Row li of cnt gets a slot in [li, li+1) / cnt. */
 				int64_t up_ms = hus / 1000 + (int64_t)
 				    ((li * 3600000 + rndn(3600000)) / cnt);
 
-				gen_row(&lb, up_ms);
-				if (o.ndjson || !nonl || i + 1 < m)
-					putch(&lb, '\n');
-				if (lb.len >= FLUSHAT) {
-					if (o.ndjson)
-						owrite(lb.p, lb.len);
-					else
-						gz_feed(lb.p, lb.len,
-						    Z_NO_FLUSH);
-					lb.len = 0;
+				gen_row(b, up_ms);
+				if (o.ndjson || !nonl || !end)
+					putch(b, '\n');
+				if (o.ndjson) {
+					if (end || b->len >= FLUSHAT) {
+						owrite(b->p, b->len);
+						b->len = 0;
+					}
+					continue;
+				}
+				if (!end && b->len < CHUNK)
+					continue;
+				j->last = end;
+				if (end) {
+					int y;
+					unsigned mo, d;
+
+					civil_from_days(hus / DAY_US, &y, &mo,
+					    &d);
+					snprintf(j->name, sizeof(j->name),
+					    "%llu/%llu_%04d-%02u-%02u_%u#%llu"
+					    ".json.gz",
+					    (unsigned long long)o.project,
+					    (unsigned long long)o.project,
+					    y, mo, d,
+					    (unsigned)(hus / HOUR_US % 24),
+					    (unsigned long long)p);
+					j->hourus = hus;
+				}
+				pipe_submit(j, pj);
+				pj = j;
+				if (!end) {
+					j = pipe_get();
+					j->first = 0;
+					b = &j->in;
 				}
 			}
 			lo += m;
-			if (o.ndjson) {
-				owrite(lb.p, lb.len);
-			} else {
-				char name[96];
-				int y;
-				unsigned mo, d;
-
-				gz_feed(lb.p, lb.len, Z_FINISH);
-				civil_from_days(hus / DAY_US, &y, &mo, &d);
-				snprintf(name, sizeof(name),
-				    "%llu/%llu_%04d-%02u-%02u_%u#%llu.json.gz",
-				    (unsigned long long)o.project,
-				    (unsigned long long)o.project, y, mo, d,
-				    (unsigned)(hus / HOUR_US % 24),
-				    (unsigned long long)p);
-				zip_entry(name, (unsigned char *)gzbuf.p,
-				    gzbuf.len, o.stored, o.zip64, 1,
-				    (uint64_t)hus);
-			}
-			lb.len = 0;
 		}
 	}
+	if (!o.ndjson)
+		pipe_end();
 	if (!o.ndjson)
 		zip_finish(o.zip64);
 	if (fflush(out) == EOF || ferror(out))
 		die(outname);
-	if (out != stdout && fclose(out) == EOF) {
-		outfile = 1;
+	if (out != stdout && fclose(out) == EOF)
 		die(outname);
-	}
 	return 0;
 }

@@ -4,11 +4,20 @@ with fault injection, for testing ph-batch.  Python 3 standard library only.
 
   capture_standin.py --record FILE [--port N] [--port-file FILE]
                      [--token TOKEN] [--faults SPEC] [--seed N]
-                     [--max-body BYTES] [--log FILE] [--quiet | --verbose]
+                     [--max-body BYTES] [--log FILE] [--workers N]
+                     [--quiet | --verbose]
 
 Listens on 127.0.0.1 (HTTP/1.1, keep-alive, one thread per connection).
 The first stdout line is "listening 127.0.0.1:PORT"; --port-file gets the
-port (written to a temporary name, then renamed).
+port (written to a temporary name, then renamed).  SIGTERM/SIGINT: finish
+the requests in progress, then exit 0.  stderr: at most 50 lines (errors)
+unless --verbose (a line per request); nothing with --quiet.
+
+Decoding and validation are CPU-bound (~20k events/s per core), so they run
+in --workers N worker processes (default: the CPU count, at most 4; 0 = in
+this process).  Workers start in the background (requests are handled in
+this process until one is ready) and exit when the server exits or dies.
+One request uses one worker: more throughput needs parallel connections.
 
 Capture paths (POST): /batch /e /i/v0/e /capture /track, each with or without
 a trailing slash.  Body: gzip (detected by the bytes 1f 8b, or
@@ -30,15 +39,22 @@ request, nothing recorded):
       $distinct_id or properties.distinct_id; null and "" count as missing)
   200 {"status":"Ok"}: accepted ($performance_event events are dropped, as
       capture does)
-Error bodies: {"type":..,"code":..,"detail":msg,"status":n,"error":msg}.
+Error bodies: {"type":..,"code":..,"detail":msg,"status":n,"error":msg}
+(type validation_error or authentication_error; code as Rust capture's, e.g.
+missing_distinct_id; 401s have code invalid_api_key or missing_api_key and a
+"reason": empty, too_long, not_ascii, personal_api_key, null_byte,
+unknown_token, no_token, multiple_tokens).
 
 --record FILE  one NDJSON line per accepted event, appended and flushed before
   the 200 is sent: {"req":N,"event":<the event's JSON text as received>,
   "historical_migration":bool}.  (An event's text is re-serialized only if it
   holds a raw newline or a U+0085/U+2028/U+2029 character.)
---log FILE  one NDJSON line per numbered request: {"req","t","path","status",
-  "events","bytes","gzip","fault","recorded","dur"}; status is null when the
-  connection was closed without an answer (drop, drop-after).
+  Lines of concurrent requests may interleave by request, never within one.
+--log FILE  one NDJSON line per numbered request, written just before its
+  answer: {"req","t","path","status","events","bytes","gzip","fault",
+  "recorded","dur"}; events is null if the body did not decode; status is
+  null when the connection was closed without an answer (drop, drop-after,
+  or a slow: whose client hung up); fault is the rule's text or null.
 
 Control (not numbered, not logged, never faulted):
   GET /_stats   {"requests","accepted_events","status_counts":{"200":n,..},
@@ -54,22 +70,29 @@ tried in order; the first that applies decides.
   drop         read the request, close the connection without an answer
   drop-after   process normally (record the events if valid), then close
                without an answer: a lost 200
-  slow:SECS    sleep SECS, then answer normally
+  slow:SECS    sleep SECS, then answer normally (if the client hung up
+               meanwhile, nothing is recorded, as a cancelled request)
   html200      200 text/html page (a misconfigured proxy); nothing recorded
   reject-event:NAME  400 if the request holds an event named NAME
   413:BYTES    413 if the raw body is larger than BYTES
   WHEN: N | N-M | everyK (K, 2K, ...) | pF (probability F, random.Random(seed))
 Requests are numbered 1, 2, ... in arrival order since start-up (every
-request except the control paths above).
+request except the control paths above; also 404s), and are not renumbered
+when the SPEC changes.  Only POSTs to capture paths are faulted.
 """
 
 import argparse
 import json
 import os
+import pickle
+import queue
 import random
 import re
+import select
 import signal
 import socket
+import struct
+import subprocess
 import sys
 import threading
 import time
@@ -94,7 +117,10 @@ UUID_RE = re.compile(
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}"
     r"|urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UUID_FULL = UUID_RE.fullmatch
 WS = re.compile(r"[ \t\n\r]*").match
+_WS_CHARS = frozenset(" \t\n\r")
+HEX_RE = re.compile(rb"[0-9a-fA-F]{1,16}")
 BATCH_FIELDS = frozenset(("batch", "api_key", "token", "historical_migration",
                           "sent_at"))
 EVENT_FIELDS = frozenset(("event", "token", "$token", "api_key", "distinct_id",
@@ -273,19 +299,30 @@ def _scan_array(text, i, out):
     i = WS(text, i + 1).end()
     if i < n and text[i] == "]":
         return i + 1
+    scan = _SCAN
+    append = out.append
     while True:
-        obj, end = _scan(text, i)
-        out.append((obj, i, end))
-        i = WS(text, end).end()
-        c = text[i] if i < n else ""
+        try:
+            obj, end = scan(text, i)
+        except StopIteration:
+            _scan(text, i)                  # raises the right Reject
+        except (ValueError, RecursionError):
+            _scan(text, i)
+        append((obj, i, end))
+        c = text[end:end + 1]
+        if c != "," and c != "]":
+            end = WS(text, end).end()
+            c = text[end:end + 1]
         if c == ",":
-            i = WS(text, i + 1).end()
+            i = end + 1
+            if text[i:i + 1] in _WS_CHARS:
+                i = WS(text, i).end()
         elif c == "]":
-            return i + 1
+            return end + 1
         else:
             raise bad_request("request_parsing_error",
                               "failed to parse request: expected ',' or ']' "
-                              "at character %d" % i)
+                              "at character %d" % end)
 
 
 def _parse_top(text):
@@ -370,15 +407,25 @@ def _parse_top(text):
     return form, top, items
 
 
+SIMPLE_KEYS = frozenset(("event", "distinct_id", "uuid", "timestamp",
+                         "properties"))
+
+
 def _shape_error(ev):
-    """serde-level checks of one RawEvent; a message, or None if fine."""
-    if type(ev) is not dict:
-        return "invalid type: expected struct RawEvent (an object)"
-    name = ev.get("event", MISSING)
-    if name is MISSING:
-        return "missing field `event`"
-    if type(name) is not str:
-        return "invalid type: `event` must be a string"
+    """serde-level checks of one RawEvent (a dict with a str "event"); a
+    message, or None if fine."""
+    if ev.keys() <= SIMPLE_KEYS:        # the common case, checked quickly
+        u = ev.get("uuid")
+        if u is not None and (type(u) is not str or (
+                u and not UUID_FULL(u))):
+            return "invalid uuid %r" % (u[:80] if type(u) is str else u,)
+        p = ev.get("properties", MISSING)
+        if p is not MISSING and type(p) is not dict:
+            return "invalid type: `properties` must be an object"
+        t = ev.get("timestamp")
+        if t is not None and type(t) is not str:
+            return "invalid type: `timestamp` must be a string"
+        return None
     ntok = ("token" in ev) + ("$token" in ev) + ("api_key" in ev)
     if ntok:
         if ntok > 1:
@@ -392,7 +439,7 @@ def _shape_error(ev):
     if u is not None:
         if type(u) is not str:
             return "invalid type: `uuid` must be a string"
-        if u and not UUID_RE.fullmatch(u):
+        if u and not UUID_FULL(u):
             return "invalid uuid %r" % u[:80]
     p = ev.get("properties", MISSING)
     if p is not MISSING and type(p) is not dict:
@@ -407,6 +454,25 @@ def _shape_error(ev):
         s = ev.get(k)
         if s is not None and type(s) is not dict:
             return "invalid type: `%s` must be an object" % k
+    return None
+
+
+def _semantic_error(ev):
+    """capture's per-event checks after the token (process_single_event)."""
+    if ev["event"] == "":
+        return bad_request("missing_event_name",
+                           "event submitted with an empty event name")
+    did = ev["distinct_id"] if "distinct_id" in ev else ev.get("$distinct_id")
+    props = ev.get("properties")
+    if did is None and props:
+        did = props.get("distinct_id")
+    if did is None or did == "":
+        return bad_request("missing_distinct_id",
+                           "event submitted without a distinct_id")
+    if props and "$cookieless_mode" in props and \
+            type(props["$cookieless_mode"]) is not bool:
+        return bad_request("invalid_cookieless_mode",
+                           "event submitted with invalid cookieless mode")
     return None
 
 
@@ -488,14 +554,31 @@ def decode_request(raw, gzip_hint, max_body):
 
 
 def validate(p, want_token):
-    """capture's checks after decoding; raises Reject, or returns the list of
-    (obj, start, end) to record."""
-    items = p.items
-    for ev, _, _ in items:
+    """capture's checks after decoding, in capture's order; raises Reject, or
+    returns the list of (obj, start, end) to record."""
+    keep = []
+    sem = None
+    for it in p.items:
+        ev = it[0]
+        if type(ev) is not dict:
+            raise bad_request("request_parsing_error", "failed to parse "
+                              "request: invalid type: expected struct "
+                              "RawEvent (an object)")
+        name = ev.get("event", MISSING)
+        if type(name) is not str:
+            raise bad_request("request_parsing_error", "failed to parse "
+                              "request: " + ("missing field `event`"
+                                             if name is MISSING else
+                                             "`event` must be a string"))
         msg = _shape_error(ev)
         if msg:
             raise bad_request("request_parsing_error",
                               "failed to parse request: " + msg)
+        if name == "$performance_event":
+            continue
+        keep.append(it)
+        if sem is None:
+            sem = _semantic_error(ev)
     top = p.top
     if p.form == "batch":
         ntok = ("api_key" in top) + ("token" in top)
@@ -515,14 +598,13 @@ def validate(p, want_token):
                               "failed to parse request: invalid type: "
                               "`sent_at` must be a string")
         p.historical = bool(hm)
-    if not items:
+    if not p.items:
         raise bad_request("empty_batch", "request holds no event")
-    keep = [it for it in items if it[0]["event"] != "$performance_event"]
     if not keep:
         raise bad_request("empty_payload_filtered",
                           "payload empty after filtering invalid event types")
     if p.form == "batch":
-        token = top.get("api_key", top.get("token"))
+        token = tok
     elif len(keep) == 1:
         token = _event_token(keep[0][0])
     else:
@@ -533,22 +615,8 @@ def validate(p, want_token):
                          "authentication_error", "multiple_tokens")
         token = toks.pop() if toks else None
     _check_token(token, want_token)
-    for ev, _, _ in keep:
-        if ev["event"] == "":
-            raise bad_request("missing_event_name",
-                              "event submitted with an empty event name")
-        did = ev["distinct_id"] if "distinct_id" in ev else \
-            ev.get("$distinct_id")
-        props = ev.get("properties")
-        if did is None and props:
-            did = props.get("distinct_id")
-        if did is None or did == "":
-            raise bad_request("missing_distinct_id",
-                              "event submitted without a distinct_id")
-        if props and "$cookieless_mode" in props and \
-                type(props["$cookieless_mode"]) is not bool:
-            raise bad_request("invalid_cookieless_mode",
-                              "event submitted with invalid cookieless mode")
+    if sem is not None:
+        raise sem
     return keep
 
 
@@ -568,6 +636,291 @@ def record_text(req, p, keep):
     return "".join(out)
 
 
+# ---------------------------------------------------------------- engine
+
+OK_BODY = {"status": "Ok"}
+
+
+class Engine:
+    """Decodes, validates and records requests: in worker processes, or in
+    this one with --workers 0.  Records are appended with one os.write per
+    request to an O_APPEND descriptor, so workers never interleave lines."""
+
+    def __init__(self, record_path, max_body, token):
+        self.fd = os.open(record_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                          0o644)
+        self.max_body = max_body
+        self.token = token
+        self.lock = threading.Lock()
+
+    def analyze(self, n, raw, hint, names, mode):
+        """mode 'count': decode only; 'hold'/'commit': validate too.
+        Returns (result, data): result = (status, body, nevents, present,
+        nkeep) with present[i] = whether an event is named names[i]; data =
+        the record bytes if valid (written already under 'commit')."""
+        try:
+            p = decode_request(raw, hint, self.max_body)
+        except Reject as e:
+            return (e.status, e.body(), None, (), 0), None
+        nevents = len(p.items)
+        present = ()
+        if names:
+            seen = set()
+            for it in p.items:
+                ev = it[0]
+                if type(ev) is dict:
+                    nm = ev.get("event")
+                    if type(nm) is str:
+                        seen.add(nm)
+            present = tuple(nm in seen for nm in names)
+        if mode == "count":
+            return (None, None, nevents, present, 0), None
+        try:
+            keep = validate(p, self.token)
+        except Reject as e:
+            return (e.status, e.body(), nevents, present, 0), None
+        data = record_text(n, p, keep).encode("utf-8")
+        if mode == "commit":
+            self.write(data)
+        return (200, OK_BODY, nevents, present, len(keep)), data
+
+    def write(self, data):
+        with self.lock:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+
+    def close(self):
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def _send(f, obj):
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    f.write(struct.pack("<Q", len(data)))
+    f.write(data)
+    f.flush()
+
+
+def _recv(f):
+    """The next message, or None at EOF."""
+    head = f.read(8)
+    if len(head) < 8:
+        return None
+    n, = struct.unpack("<Q", head)
+    data = f.read(n)
+    if len(data) < n:
+        return None
+    return pickle.loads(data)
+
+
+def worker_main():
+    """A worker process (capture_standin.py --worker-process): serves
+    init/analyze/commit/discard calls on stdin/stdout until stdin closes,
+    which happens when the server exits or dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr     # nothing else may write to the reply pipe
+    eng = None
+    pending = None
+    while True:
+        try:
+            msg = _recv(inp)
+        except (OSError, EOFError):
+            return 0
+        if msg is None:
+            return 0
+        try:
+            op = msg[0]
+            if op == "init":
+                eng = Engine(*msg[1:])
+                reply = os.getpid()
+            elif op == "analyze":
+                reply, data = eng.analyze(*msg[1:])
+                pending = data if msg[5] == "hold" else None
+            elif op == "commit":
+                if pending is not None:
+                    eng.write(pending)
+                pending = None
+                reply = None
+            else:                       # discard
+                pending = None
+                reply = None
+            msg = ("ok", reply)
+        except Exception:
+            pending = None
+            msg = ("exc", traceback.format_exc())
+        try:
+            _send(out, msg)
+        except OSError:
+            return 0
+
+
+class WorkerError(Exception):
+    pass
+
+
+class ProcWorker:
+    """The server's end of one worker process."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker-process"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        self.dead = False
+        _send(self.proc.stdin, ("init", args.record, args.max_body,
+                                args.token))
+
+    def reply(self):
+        try:
+            msg = _recv(self.proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError) as e:
+            msg = None
+        if msg is None:
+            self.dead = True
+            raise WorkerError("worker process %d died" % self.proc.pid)
+        tag, val = msg
+        if tag != "ok":
+            raise WorkerError(val)
+        return val
+
+    def call(self, *msg):
+        try:
+            _send(self.proc.stdin, msg)
+        except OSError as e:
+            self.dead = True
+            raise WorkerError("worker process %d gone: %s" % (
+                self.proc.pid, e)) from None
+        return self.reply()
+
+    def analyze(self, n, raw, hint, names, mode):
+        return self.call("analyze", n, raw, hint, names, mode)
+
+    def commit(self):
+        self.call("commit")
+
+    def discard(self):
+        self.call("discard")
+
+    def close(self, timeout=10):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            self.proc.stdout.close()
+        except OSError:
+            pass
+
+
+class LocalWorker:
+    def __init__(self, engine):
+        self.engine = engine
+        self.pending = None
+
+    def analyze(self, n, raw, hint, names, mode):
+        try:
+            res, data = self.engine.analyze(n, raw, hint, names, mode)
+        except OSError as e:
+            raise WorkerError("cannot write the record file: %s" % e) \
+                from None
+        self.pending = data if mode == "hold" else None
+        return res
+
+    def commit(self):
+        if self.pending is not None:
+            try:
+                self.engine.write(self.pending)
+            except OSError as e:
+                raise WorkerError("cannot write the record file: %s" % e) \
+                    from None
+        self.pending = None
+
+    def discard(self):
+        self.pending = None
+
+
+class Pool:
+    """Worker processes, each serving one request at a time.  They start in
+    the background; until the first is ready, requests are handled in this
+    process (as with --workers 0)."""
+
+    def __init__(self, args, say):
+        self.args = args
+        self.say = say
+        self.engine = Engine(args.record, args.max_body, args.token)
+        self.lock = threading.Lock()
+        self.all = []
+        self.idle = queue.Queue()
+        self.ready = 0
+        self.closed = False
+        if args.workers:
+            threading.Thread(target=self._start, args=(args.workers,),
+                             daemon=True).start()
+
+    def _start(self, k):
+        for _ in range(k):
+            self._spawn()
+
+    def _spawn(self):
+        """Start one worker; make it available once it answers."""
+        w = None
+        try:
+            w = ProcWorker(self.args)
+            with self.lock:
+                if self.closed:
+                    w.close(1)
+                    return
+                self.all.append(w)
+            w.reply()
+        except (OSError, WorkerError) as e:
+            self.say("worker start failed: %s" % e)
+            if w is not None:
+                with self.lock:
+                    if w in self.all:
+                        self.all.remove(w)
+                w.close(1)
+            return
+        with self.lock:
+            self.ready += 1
+        self.idle.put(w)
+
+    def checkout(self):
+        if self.ready == 0:
+            return LocalWorker(self.engine)
+        return self.idle.get()
+
+    def checkin(self, w):
+        if isinstance(w, LocalWorker):
+            return
+        if w.dead or w.proc.poll() is not None:
+            with self.lock:
+                self.ready -= 1
+                if w in self.all:
+                    self.all.remove(w)
+            w.close(1)
+            self.say("worker process %d died; starting another" % w.proc.pid)
+            threading.Thread(target=self._spawn, daemon=True).start()
+            return
+        self.idle.put(w)
+
+    def close(self):
+        with self.lock:
+            self.closed = True
+            ws = list(self.all)
+        for w in ws:
+            w.close()
+        self.engine.close()
+
+
 # ---------------------------------------------------------------- state
 
 class App:
@@ -582,9 +935,12 @@ class App:
         self.accepted = 0
         self.status_counts = {}
         self.no_answer = 0
+        self.active = 0
         self.closed = False
-        self.rec = open(args.record, "ab")
+        os.close(os.open(args.record, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                         0o644))
         self.log = open(args.log, "ab") if args.log else None
+        self.pool = Pool(args, say)
 
     def set_faults(self, spec):
         rules = parse_spec(spec)
@@ -605,29 +961,32 @@ class App:
                         draws[(idx, w)] = self.rng.random() < w[1]
             return self.n, rules, draws
 
-    def record(self, data):
-        """Append record lines; False if shut down."""
+    def begin(self):
         with self.io_lock:
             if self.closed:
                 return False
-            self.rec.write(data)
-            self.rec.flush()
+            self.active += 1
             return True
 
-    def finish(self, entry, accepted):
+    def log_request(self, entry):
+        """Count a numbered request and log it: just before its answer."""
         st = entry["status"]
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode() \
             if self.log else None
         with self.io_lock:
-            self.accepted += accepted
+            self.accepted += entry["recorded"]
             if st is None:
                 self.no_answer += 1
             else:
                 k = str(st)
                 self.status_counts[k] = self.status_counts.get(k, 0) + 1
-            if line and not self.closed:
+            if line and self.log:
                 self.log.write(line)
                 self.log.flush()
+
+    def end(self):
+        with self.io_lock:
+            self.active -= 1
 
     def stats(self):
         with self.num_lock:
@@ -638,18 +997,27 @@ class App:
                     "status_counts": dict(self.status_counts),
                     "no_answer": self.no_answer, "faults": spec}
 
-    def close(self):
+    def close(self, grace=10.0):
+        """Refuse new work, let requests in progress finish, stop the
+        workers, close the files."""
         with self.io_lock:
             if self.closed:
                 return
             self.closed = True
-            for f in (self.rec, self.log):
-                if f:
-                    try:
-                        f.flush()
-                        f.close()
-                    except OSError:
-                        pass
+        deadline = time.time() + grace
+        while time.time() < deadline:
+            with self.io_lock:
+                if self.active == 0:
+                    break
+            time.sleep(0.02)
+        self.pool.close()
+        with self.io_lock:
+            if self.log:
+                try:
+                    self.log.close()
+                except OSError:
+                    pass
+                self.log = None
 
 
 def when_holds(w, n, idx, draws):
@@ -725,12 +1093,9 @@ class Handler(BaseHTTPRequestHandler):
             if not line.endswith(b"\n"):
                 raise BadFraming("chunk size line too long")
             size = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size, 16)
-            except ValueError:
-                raise BadFraming("bad chunk size") from None
-            if size < 0:
+            if not HEX_RE.fullmatch(size):
                 raise BadFraming("bad chunk size")
+            size = int(size, 16)
             if size == 0:
                 break
             total += size
@@ -757,8 +1122,20 @@ class Handler(BaseHTTPRequestHandler):
         return b"".join(parts)
 
     # ------------------------------------------------------------ answer
+    entry = None
+
+    def log_entry(self):
+        """Log the numbered request being answered (once)."""
+        e = self.entry
+        if e is not None and e["dur"] is None:
+            e["dur"] = round(time.time() - self.t0, 6)
+            self.server.app.log_request(e)
+
     def respond(self, code, body=b"", ctype="application/json",
                 headers=(), close=False):
+        if self.entry is not None:
+            self.entry["status"] = code
+            self.log_entry()
         if isinstance(body, dict):
             body = json.dumps(body).encode()
         elif isinstance(body, str):
@@ -785,6 +1162,7 @@ class Handler(BaseHTTPRequestHandler):
                          + body)
 
     def no_answer(self):
+        self.log_entry()
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -808,10 +1186,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(app, path)
         t0 = time.time()
         n, rules, draws = app.next_request()
-        entry = {"req": n, "t": round(t0, 6), "path": path, "status": None,
-                 "events": None, "bytes": 0, "gzip": False, "fault": None,
-                 "recorded": 0, "dur": None}
+        entry = self.entry = {
+            "req": n, "t": round(t0, 6), "path": path, "status": None,
+            "events": None, "bytes": 0, "gzip": False, "fault": None,
+            "recorded": 0, "dur": None}
+        self.t0 = t0
         accepted = 0
+        self.began = False
         try:
             accepted = self.capture(app, u, n, rules, draws, entry)
         except (ConnectionError, TimeoutError, OSError) as e:
@@ -819,7 +1200,8 @@ class Handler(BaseHTTPRequestHandler):
             entry["error"] = type(e).__name__
         except Exception as e:     # never let one request take us down
             app.say("request %d: internal error: %s" % (
-                n, traceback.format_exc().rstrip()))
+                n, e if isinstance(e, WorkerError) else
+                traceback.format_exc().rstrip()))
             entry["error"] = repr(e)[:200]
             try:
                 self.respond(500, {"type": "server_error", "code":
@@ -831,9 +1213,11 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
         finally:
-            entry["dur"] = round(time.time() - t0, 6)
             entry["recorded"] = accepted
-            app.finish(entry, accepted)
+            self.log_entry()
+            if self.began:
+                app.end()
+            self.entry = None
             if app.say.verbose:
                 app.say("#%d %s %s -> %s events=%s bytes=%d fault=%s" % (
                     n, self.command, path, entry["status"], entry["events"],
@@ -863,7 +1247,8 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError as e:
                 return self.respond(400, {"status": 400, "error":
                                           "bad fault spec: %s" % e})
-            app.say("faults set: %r" % ";".join(r.text for r in rules))
+            if app.say.verbose:
+                app.say("faults set: %r" % ";".join(r.text for r in rules))
             return self.respond(200, {"status": "Ok", "faults":
                                       [r.text for r in rules]})
         return self.respond(405, {"error": "method not allowed"},
@@ -914,20 +1299,18 @@ class Handler(BaseHTTPRequestHandler):
                 .lower() in ("gzip", "gzip-js")
         entry["gzip"] = hint or raw[:2] == b"\x1f\x8b"
 
-        cache = []
+        if not app.begin():
+            entry["status"] = 503
+            self.respond(503, {"type": "server_error",
+                               "code": "service_unavailable",
+                               "detail": "shutting down", "status": 503,
+                               "error": "shutting down"}, close=True)
+            return 0
+        self.began = True
 
-        def parsed():
-            """(Parsed or None, Reject or None), decoded once."""
-            if not cache:
-                try:
-                    p = decode_request(raw, hint, args.max_body)
-                    entry["events"] = len(p.items)
-                    cache.append((p, None))
-                except Reject as e:
-                    cache.append((None, e))
-            return cache[0]
-
-        # ---- faults: the first rule that applies decides
+        # ---- faults: the first rule that applies decides.  reject-event
+        # rules need the body decoded first; the others do not.
+        pre = []
         act = None
         for idx, r in enumerate(rules):
             if not all(when_holds(w, n, idx, draws) for w in r.whens):
@@ -935,87 +1318,97 @@ class Handler(BaseHTTPRequestHandler):
             if r.kind == "413" and len(raw) <= r.arg:
                 continue
             if r.kind == "reject-event":
-                p = parsed()[0]
-                if p is None or not any(
-                        type(it[0]) is dict and it[0].get("event") == r.arg
-                        for it in p.items):
-                    continue
+                pre.append(r)
+                continue
             act = r
             break
+        res = None
+        recorded = 0
+        pool = app.pool
+        if pre:
+            w = pool.checkout()
+            try:
+                res = w.analyze(n, raw, hint, tuple(r.arg for r in pre),
+                                "hold")
+                for r, hit in zip(pre, res[3]):
+                    if hit:
+                        act = r
+                        break
+                if res[0] == 200 and (act is None or
+                                      act.kind == "drop-after"):
+                    w.commit()
+                    recorded = res[4]
+                else:
+                    w.discard()
+                    if act is None or act.kind == "drop-after":
+                        pass            # invalid: res says why
+                    elif act.kind == "slow":
+                        res = None      # analyze again after the sleep
+            finally:
+                pool.checkin(w)
         if act is not None:
             entry["fault"] = act.text
-            k = act.kind
-            if k == "status":
-                parsed()
-                entry["status"] = act.arg
-                self.respond(act.arg, {"status": act.arg,
-                                       "code": "injected_fault",
-                                       "error": "injected status %d" %
-                                       act.arg} if act.arg != 200 else
-                             {"status": "Ok"})
-                return 0
-            if k == "429":
-                parsed()
-                entry["status"] = 429
-                self.respond(429, {"type": "throttled", "code": "rate_limited",
-                                   "detail": "rate limited", "status": 429,
-                                   "error": "rate limited"},
-                             headers=[("Retry-After", act.arg)]
-                             if act.arg is not None else ())
-                return 0
-            if k == "drop":
-                parsed()
-                self.no_answer()
-                return 0
-            if k == "html200":
-                parsed()
-                entry["status"] = 200
-                self.respond(200, HTML_PAGE, "text/html; charset=utf-8")
-                return 0
-            if k == "reject-event":
-                entry["status"] = 400
-                self.respond(400, bad_request(
-                    "invalid_event", "event %r refused (injected "
-                    "reject-event)" % act.arg).body())
-                return 0
-            if k == "413":
-                parsed()
-                entry["status"] = 413
-                self.respond(413, Reject(413, "payload_too_large",
-                                         "maximum event size exceeded: body "
-                                         "over %d bytes (injected)" % act.arg)
-                             .body())
-                return 0
-            if k == "slow":
+            if act.kind == "slow":
                 time.sleep(act.arg)
-            # slow and drop-after fall through to normal processing
-
-        # ---- normal processing
-        p, err = parsed()
-        recorded = 0
-        if err is None:
+                if self.peer_gone():
+                    entry["error"] = "client gone"
+                    self.no_answer()
+                    return 0
+        if res is None:
+            mode = "commit" if act is None or act.kind in (
+                "slow", "drop-after") else "count"
+            w = pool.checkout()
             try:
-                keep = validate(p, args.token)
-            except Reject as e:
-                err = e
-        if err is None:
-            data = record_text(n, p, keep).encode("utf-8")
-            if app.record(data):
-                recorded = len(keep)
-                status, body = 200, {"status": "Ok"}
-            else:
-                status, body = 503, {"type": "server_error",
-                                     "code": "service_unavailable",
-                                     "detail": "shutting down",
-                                     "status": 503, "error": "shutting down"}
-        else:
-            status, body = err.status, err.body()
-        if act is not None and act.kind == "drop-after":
+                res = w.analyze(n, raw, hint, (), mode)
+            finally:
+                pool.checkin(w)
+            if mode == "commit" and res[0] == 200:
+                recorded = res[4]
+        entry["events"] = res[2]
+        entry["recorded"] = recorded
+
+        k = act.kind if act is not None else None
+        if k is None or k == "slow":
+            entry["status"] = res[0]
+            self.respond(res[0], res[1])
+        elif k == "drop-after" or k == "drop":
             self.no_answer()
-            return recorded
-        entry["status"] = status
-        self.respond(status, body)
+        elif k == "status":
+            entry["status"] = act.arg
+            self.respond(act.arg, OK_BODY if act.arg == 200 else {
+                "status": act.arg, "code": "injected_fault",
+                "error": "injected status %d" % act.arg})
+        elif k == "429":
+            entry["status"] = 429
+            self.respond(429, {"type": "throttled", "code": "rate_limited",
+                               "detail": "rate limited", "status": 429,
+                               "error": "rate limited"},
+                         headers=[("Retry-After", act.arg)]
+                         if act.arg is not None else ())
+        elif k == "html200":
+            entry["status"] = 200
+            self.respond(200, HTML_PAGE, "text/html; charset=utf-8")
+        elif k == "reject-event":
+            entry["status"] = 400
+            self.respond(400, bad_request(
+                "invalid_event", "event %r refused (injected reject-event)"
+                % act.arg).body())
+        elif k == "413":
+            entry["status"] = 413
+            self.respond(413, Reject(413, "payload_too_large",
+                                     "maximum event size exceeded: body over "
+                                     "%d bytes (injected)" % act.arg).body())
         return recorded
+
+    def peer_gone(self):
+        """True if the client has closed its end (it gave up waiting)."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
 
 class Server(ThreadingHTTPServer):
@@ -1033,6 +1426,8 @@ class Server(ThreadingHTTPServer):
 # ---------------------------------------------------------------- main
 
 def main():
+    if sys.argv[1:] == ["--worker-process"]:
+        return worker_main()
     ap = argparse.ArgumentParser(
         description="PostHog capture stand-in with fault injection",
         epilog="See the module docstring for the SPEC grammar.")
@@ -1045,6 +1440,9 @@ def main():
     ap.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY,
                     metavar="BYTES")
     ap.add_argument("--log", metavar="FILE")
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="worker processes that decode and record (default: "
+                    "the CPU count, at most 4; 0 = all in this process)")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quiet", action="store_true",
                    help="nothing on stderr")
@@ -1053,6 +1451,11 @@ def main():
     args = ap.parse_args()
     if args.max_body < 0:
         ap.error("--max-body must be >= 0")
+    if args.workers is None:
+        cpus = os.cpu_count() or 1
+        args.workers = min(cpus, 4) if cpus > 1 else 0
+    if args.workers < 0:
+        ap.error("--workers must be >= 0")
     try:
         parse_spec(args.faults)
     except ValueError as e:
@@ -1095,8 +1498,8 @@ def main():
     while not stop.wait(0.5):
         pass
     srv.shutdown()
-    srv.server_close()
     app.close()
+    srv.server_close()
     return 0
 
 

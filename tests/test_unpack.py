@@ -705,7 +705,7 @@ def damaged_gzip(kind):
     if kind == "truncated-trailer":
         return (stream[:-3], text,
                 "truncated gzip stream (member 1 ends early); 8 whole lines "
-                "were written before it, the cut-off line was dropped")
+                "were written before it")
     if kind == "truncated-second-member":
         s = gz(nd(ls[:2])) + stream[:flush]
         return (s, nd(ls[:2]) + nd(ls[:5]),
@@ -722,15 +722,15 @@ def damaged_gzip(kind):
         s[-8] ^= 1
         return (bytes(s), text,
                 "corrupt gzip data: incorrect data check; 8 whole lines were "
-                "written before it, the cut-off line was dropped")
+                "written before it")
     if kind == "trailing-garbage":
         return (stream + b"garbage\n", text,
                 "trailing garbage after gzip member 1; 8 whole lines were "
-                "written before it, the cut-off line was dropped")
+                "written before it")
     if kind == "bad-second-header":
         return (stream + b"\x1f\x00junkjunkjunk", text,
                 "corrupt gzip data: incorrect header check; 8 whole lines "
-                "were written before it, the cut-off line was dropped")
+                "were written before it")
     raise ValueError(kind)
 
 

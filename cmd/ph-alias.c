@@ -1,0 +1,601 @@
+/*
+ * ph-alias: pass PostHog events through unchanged and put, just before
+ * the first event that shows a (device, user) pair, one identity event
+ * that makes PostHog merge the device's anonymous person into the
+ * user's: $identify (or, with --mode alias, $create_alias).  Each pair
+ * once; pairs whose identity event a journal says was delivered in an
+ * earlier run are not given another.
+ *
+ * Memory holds 16-byte keys, never the ids: one for each distinct pair
+ * (the identity event's uuid), one for each device with a usable pair,
+ * one for each shared device.
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "distinct.h"
+#include "journal.h"
+#include "json.h"
+#include "jsonw.h"
+#include "lines.h"
+#include "outfile.h"
+#include "uuid.h"
+#include "uuidset.h"
+#include "xalloc.h"
+
+#define LIB_NAME	"amp2ph"
+#define WARN_LIMIT	10		/* lines named on stderr, then a count */
+#define FLUSH_AT	(1 << 20)
+#define CACHE_SLOTS	4096		/* recently seen pairs, by their ids */
+#define CACHE_IDS	120		/* longer id pairs are not cached */
+
+enum mode { MODE_IDENTIFY, MODE_ALIAS };
+enum shared { SHARED_FIRST, SHARED_ALL, SHARED_NONE };
+
+static const char *const mode_names[] = { "identify", "alias", NULL };
+static const char *const shared_names[] = { "first", "all", "none", NULL };
+
+struct stats {
+	uint64_t	lines, events, notevents;
+	uint64_t	pairs, written, journal, shared, unmergeable, given;
+};
+
+/* A held-back identity event in the spool (--shared-device none). */
+struct held {
+	unsigned char	device[16];	/* device key */
+	unsigned char	uuid[16];	/* the event's uuid, for the journal */
+	uint32_t	len;		/* bytes of the line that follows */
+};
+
+/*
+ * A pair seen lately, by its ids: most events repeat a recent pair, and
+ * a hit there spares the SHA-1 of the pair's key.
+ */
+struct cached {
+	uint32_t	dn, un;		/* 0, 0: empty */
+	char		ids[CACHE_IDS];
+};
+
+static enum mode	 mode = MODE_IDENTIFY;
+static enum shared	 shared = SHARED_FIRST;
+static int		 quietflag;
+static const char	*journal_path;
+static struct journal	*jdb;
+static struct json_parser *parser;
+static struct uuidset	 pairs, devices, shareddevs;
+static struct buf	 out, name, line;
+static struct stats	 st;
+static FILE		*spool;
+static int		 nl_owed;	/* last line written had no newline */
+static struct cached	*cache;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: ph-alias [-q] [-j journal] [--mode identify | alias]\n"
+	    "                [--shared-device first | all | none] "
+	    "[file ...]\n");
+	exit(EXIT_USAGE);
+}
+
+static int
+choice(const char *opt, const char *arg, const char *const *names)
+{
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(arg, names[i]) == 0)
+			return i;
+	warnx("--%s: unknown value: %s", opt, arg);
+	usage();
+	return -1;
+}
+
+static void
+flush_out(int force)
+{
+	if (out.len >= FLUSH_AT || (force && out.len > 0)) {
+		outfile_write(stdout, out.p, out.len, "stdout");
+		out.len = 0;
+	}
+}
+
+/* A run-time failure: what was written so far is passed on first. */
+static void __attribute__((noreturn))
+fatal(const char *fmt, const char *msg)
+{
+	flush_out(1);
+	fflush(stdout);
+	errx(EXIT_RUNTIME, fmt, msg);
+}
+
+static void
+owe_nl(void)
+{
+	if (nl_owed) {
+		buf_addc(&out, '\n');
+		nl_owed = 0;
+	}
+}
+
+/* An id as text: a non-empty string, or a number's source text. */
+static int
+id_text(const struct jval *v, const char **s, size_t *n)
+{
+	if (v == NULL || (v->type != J_STR && v->type != J_NUM) || v->n == 0)
+		return 0;
+	*s = v->u.s;
+	*n = v->n;
+	return 1;
+}
+
+/* The cache slot of a pair; NULL if its ids are too long to keep. */
+static struct cached *
+cache_slot(const char *dev, size_t dn, const char *user, size_t un)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+	size_t i;
+
+	if (dn + un > CACHE_IDS)
+		return NULL;
+	for (i = 0; i < dn; i++)
+		h = (h ^ (unsigned char)dev[i]) * 1099511628211ULL;
+	h = (h ^ 0x1f) * 1099511628211ULL;
+	for (i = 0; i < un; i++)
+		h = (h ^ (unsigned char)user[i]) * 1099511628211ULL;
+	return &cache[(h ^ h >> 32) & (CACHE_SLOTS - 1)];
+}
+
+static int
+cache_hit(const struct cached *c, const char *dev, size_t dn,
+    const char *user, size_t un)
+{
+	return c != NULL && c->dn == dn && c->un == un &&
+	    memcmp(c->ids, dev, dn) == 0 && memcmp(c->ids + dn, user, un) == 0;
+}
+
+/*
+ * The identity event's uuid: v5 of the mode, the device id's length and
+ * both ids, so no two (device, user) pairs can give the same name.
+ */
+static void
+pair_uuid(const char *dev, size_t dn, const char *user, size_t un,
+    char *uuid, unsigned char key[16])
+{
+	char num[24];
+	size_t i = sizeof(num), n = dn;
+
+	do
+		num[--i] = '0' + n % 10;
+	while ((n /= 10) > 0);
+	name.len = 0;
+	buf_adds(&name, mode == MODE_ALIAS ? "ph-alias\x1f$create_alias\x1f" :
+	    "ph-alias\x1f$identify\x1f");
+	buf_add(&name, num + i, sizeof(num) - i);
+	buf_addc(&name, ':');
+	buf_add(&name, dev, dn);
+	buf_add(&name, user, un);
+	uuid_v5(name.p, name.len, uuid);
+	if (uuid_bytes(uuid, UUID_STRLEN, key) == -1)
+		abort();
+}
+
+static void
+device_key(const char *dev, size_t dn, unsigned char key[16])
+{
+	char uuid[UUID_STRLEN + 1];
+
+	name.len = 0;
+	buf_adds(&name, "ph-alias\x1f" "device\x1f");
+	buf_add(&name, dev, dn);
+	uuid_v5(name.p, name.len, uuid);
+	if (uuid_bytes(uuid, UUID_STRLEN, key) == -1)
+		abort();
+}
+
+/* The identity event, one line with its newline, into b. */
+static void
+identity_event(struct buf *b, const char *dev, size_t dn, const char *user,
+    size_t un, const struct jval *ts, const char *uuid)
+{
+	const char *did = mode == MODE_ALIAS ? dev : user;
+	size_t didn = mode == MODE_ALIAS ? dn : un;
+
+	buf_adds(b, mode == MODE_ALIAS ? "{\"event\":\"$create_alias\"" :
+	    "{\"event\":\"$identify\"");
+	buf_adds(b, ",\"distinct_id\":");
+	jsonw_str(b, did, didn);
+	if (ts != NULL && ts->type != J_NULL) {
+		buf_adds(b, ",\"timestamp\":");
+		json_write(b, ts);
+	}
+	buf_adds(b, ",\"uuid\":\"");
+	buf_add(b, uuid, UUID_STRLEN);
+	buf_adds(b, "\",\"properties\":{");
+	if (mode == MODE_ALIAS) {
+		buf_adds(b, "\"distinct_id\":");
+		jsonw_str(b, dev, dn);
+		buf_adds(b, ",\"alias\":");
+		jsonw_str(b, user, un);
+	} else {
+		buf_adds(b, "\"$anon_distinct_id\":");
+		jsonw_str(b, dev, dn);
+	}
+	buf_adds(b, ",\"$lib\":\"" LIB_NAME "\",\"$lib_version\":\""
+	    AMP2PH_VERSION "\",\"$geoip_disable\":true}}\n");
+}
+
+/* 1 if the journal says this uuid was delivered. */
+static int
+delivered(const unsigned char key[16])
+{
+	int r;
+
+	if (jdb == NULL)
+		return 0;
+	if ((r = journal_has(jdb, key)) == -1)
+		fatal("%s", journal_error(jdb));
+	return r;
+}
+
+static void
+spool_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	struct buf path = { 0 };
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	buf_printf(&path, "%s/ph-alias.XXXXXX", dir);
+	buf_addc(&path, '\0');
+	if ((fd = mkstemp(path.p)) == -1)
+		fatal("cannot make a spool file: %s", strerror(errno));
+	unlink(path.p);
+	buf_free(&path);
+	if ((spool = fdopen(fd, "w+")) == NULL)
+		fatal("spool: %s", strerror(errno));
+}
+
+/* --shared-device none: keep the event until the device is known. */
+static void
+hold(const unsigned char dkey[16], const unsigned char pkey[16],
+    const char *dev, size_t dn, const char *user, size_t un,
+    const struct jval *ts, const char *uuid)
+{
+	struct held h;
+
+	if (spool == NULL)
+		spool_open();
+	line.len = 0;
+	identity_event(&line, dev, dn, user, un, ts, uuid);
+	memcpy(h.device, dkey, 16);
+	memcpy(h.uuid, pkey, 16);
+	h.len = line.len;
+	if (fwrite(&h, sizeof(h), 1, spool) != 1 ||
+	    fwrite(line.p, 1, line.len, spool) != line.len)
+		fatal("spool: %s", strerror(errno));
+}
+
+/* The held-back events of devices that stayed with one user. */
+static void
+release(void)
+{
+	struct held h;
+
+	if (spool == NULL)
+		return;
+	if (fflush(spool) == EOF || fseek(spool, 0, SEEK_SET) == -1)
+		fatal("spool: %s", strerror(errno));
+	while (fread(&h, sizeof(h), 1, spool) == 1) {
+		line.len = 0;
+		buf_grow(&line, h.len);
+		if (fread(line.p, 1, h.len, spool) != h.len)
+			fatal("spool: %s", "short read");
+		if (uuidset_has(&shareddevs, h.device)) {
+			st.shared++;
+			continue;
+		}
+		if (delivered(h.uuid)) {
+			st.journal++;
+			continue;
+		}
+		owe_nl();
+		buf_add(&out, line.p, h.len);
+		st.written++;
+		flush_out(0);
+	}
+	if (ferror(spool))
+		fatal("spool: %s", "read error");
+	fclose(spool);
+	spool = NULL;
+}
+
+/*
+ * A (device, user) pair shown by an event (given = 0), or by an identity
+ * event already in the input (given = 1).  Decides, the first time the
+ * pair is seen, whether an identity event goes out before this line.
+ */
+static void
+pair(const char *dev, size_t dn, const char *user, size_t un,
+    const struct jval *ts, int given)
+{
+	unsigned char pkey[16], dkey[16];
+	char uuid[UUID_STRLEN + 1];
+	struct cached *c = cache_slot(dev, dn, user, un);
+
+	if (cache_hit(c, dev, dn, user, un))
+		return;
+	if (c != NULL) {
+		c->dn = dn;
+		c->un = un;
+		memcpy(c->ids, dev, dn);
+		memcpy(c->ids + dn, user, un);
+	}
+	pair_uuid(dev, dn, user, un, uuid, pkey);
+	if (!uuidset_add(&pairs, pkey))
+		return;
+	st.pairs++;
+	if (!distinct_id_mergeable(dev, dn) ||
+	    !distinct_id_mergeable(user, un)) {
+		st.unmergeable++;
+		return;
+	}
+	device_key(dev, dn, dkey);
+	if (!uuidset_add(&devices, dkey)) {
+		/* A later user of a device already seen with another. */
+		uuidset_add(&shareddevs, dkey);
+		if (given) {
+			st.given++;
+			return;
+		}
+		if (shared != SHARED_ALL) {
+			st.shared++;
+			return;
+		}
+	} else if (given) {
+		st.given++;
+		return;
+	} else if (shared == SHARED_NONE) {
+		hold(dkey, pkey, dev, dn, user, un, ts, uuid);
+		return;
+	}
+	if (delivered(pkey)) {
+		st.journal++;
+		return;
+	}
+	owe_nl();
+	identity_event(&out, dev, dn, user, un, ts, uuid);
+	st.written++;
+}
+
+static void
+not_event(const char *file, uint64_t lineno, const char *why)
+{
+	static uint64_t named;
+
+	st.notevents++;
+	if (quietflag || why == NULL)
+		return;
+	if (++named <= WARN_LIMIT)
+		warnx("%s:%llu: %s; passed on", file,
+		    (unsigned long long)lineno, why);
+	else if (named == WARN_LIMIT + 1)
+		warnx("further lines that are not events are not named here");
+}
+
+static int
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Look at one event for pairs. */
+static void
+event(const struct jval *root, const char *user, size_t un)
+{
+	const struct jval *ev = json_get(root, "event");
+	const struct jval *props = json_get(root, "properties");
+	const struct jval *ts = json_get(root, "timestamp");
+	const struct jval *v;
+	const char *id;
+	size_t n;
+
+	if (props == NULL || props->type != J_OBJ)
+		return;
+	/* Identity events already there: theirs is the pair's event. */
+	if (json_is_str(ev, "$identify") &&
+	    id_text(json_get(props, "$anon_distinct_id"), &id, &n) &&
+	    (n != un || memcmp(id, user, n) != 0))
+		pair(id, n, user, un, ts, 1);
+	/* distinct_id is not a user here: the anon id, or a group's. */
+	if (json_is_str(ev, "$create_alias")) {
+		if (id_text(json_get(props, "alias"), &id, &n) &&
+		    (n != un || memcmp(id, user, n) != 0))
+			pair(user, un, id, n, ts, 1);
+		return;
+	}
+	if (json_is_str(ev, "$groupidentify"))
+		return;
+	v = json_get(props, "$device_id");
+	if (v == NULL || v->type != J_STR || v->n == 0)
+		return;
+	if (v->n == un && memcmp(v->u.s, user, un) == 0)
+		return;
+	pair(v->u.s, v->n, user, un, ts, 0);
+}
+
+static void
+do_line(const char *file, uint64_t lineno, const char *p, size_t len,
+    int nl)
+{
+	char err[256];
+	const struct jval *root;
+	const char *user;
+	size_t un;
+
+	st.lines++;
+	if (blank(p, len))
+		not_event(file, lineno, NULL);
+	else if ((root = json_parse(parser, p, len, err, sizeof(err))) ==
+	    NULL)
+		not_event(file, lineno, err);
+	else if (root->type != J_OBJ)
+		not_event(file, lineno, "not a JSON object");
+	else if (!id_text(json_get(root, "distinct_id"), &user, &un))
+		not_event(file, lineno, "no distinct_id");
+	else {
+		st.events++;
+		event(root, user, un);
+	}
+	owe_nl();
+	if (len > 0)		/* buf_add(b, p, 0) on an empty buf: memcpy(NULL) */
+		buf_add(&out, p, len);
+	if (nl)
+		buf_addc(&out, '\n');
+	else
+		nl_owed = 1;
+	flush_out(0);
+}
+
+static int
+do_file(const char *path)
+{
+	const char *fname = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	struct lines l;
+	const char *p;
+	size_t len;
+	int fd, r;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY)) == -1) {
+		warn("%s", path);
+		return -1;
+	}
+	/* No limit: a line is never dropped, so it is held whole. */
+	lines_init(&l, fd, fname, SIZE_MAX);
+	while ((r = lines_next(&l, &p, &len)) != LINE_EOF) {
+		if (r == LINE_AGAIN) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (r != LINE_OK) {
+			warnx("%s: read error: %s", fname, l.errmsg);
+			r = LINE_ERROR;
+			break;
+		}
+		/* Only a last line without its newline ends at the end. */
+		do_line(fname, l.lineno, p, len, p + len != l.buf + l.end ||
+		    !l.eof);
+	}
+	lines_free(&l);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return r == LINE_ERROR ? -1 : 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help",		no_argument,		NULL, 'h' },
+		{ "journal",		required_argument,	NULL, 'j' },
+		{ "mode",		required_argument,	NULL, 'm' },
+		{ "quiet",		no_argument,		NULL, 'q' },
+		{ "shared-device",	required_argument,	NULL, 'S' },
+		{ "version",		no_argument,		NULL, 'V' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	char err[512];
+	int ch, failed = 0;
+
+	while ((ch = getopt_long(argc, argv, "hj:q", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			journal_path = optarg;
+			break;
+		case 'm':
+			mode = choice("mode", optarg, mode_names);
+			break;
+		case 'q':
+			quietflag = 1;
+			break;
+		case 'S':
+			shared = choice("shared-device", optarg, shared_names);
+			break;
+		case 'V':
+			cli_version("ph-alias");
+			return 0;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	/* Read-write: a first run creates the journal ph-batch fills. */
+	if (journal_path != NULL && (jdb = journal_open(journal_path, 0, err,
+	    sizeof(err))) == NULL)
+		errx(EXIT_RUNTIME, "journal %s", err);
+	parser = json_parser_new();
+	uuidset_init(&pairs);
+	uuidset_init(&devices);
+	uuidset_init(&shareddevs);
+	cache = xcalloc(CACHE_SLOTS, sizeof(*cache));
+
+	if (argc == 0)
+		failed |= do_file("-") == -1;
+	for (int i = 0; i < argc; i++)
+		failed |= do_file(argv[i]) == -1;
+	if (failed && spool != NULL) {
+		warnx("input incomplete: identity events held back for "
+		    "--shared-device none not written");
+		fclose(spool);
+	} else
+		release();
+	flush_out(1);
+
+	if (!quietflag)
+		fprintf(stderr, "ph-alias: %llu lines: %llu events, %llu not "
+		    "events (passed on); %llu pairs: %llu identity events "
+		    "written; skipped: %llu already delivered (journal), %llu "
+		    "shared device, %llu unmergeable id, %llu already in "
+		    "input; shared devices: %llu\n",
+		    (unsigned long long)st.lines,
+		    (unsigned long long)st.events,
+		    (unsigned long long)st.notevents,
+		    (unsigned long long)st.pairs,
+		    (unsigned long long)st.written,
+		    (unsigned long long)st.journal,
+		    (unsigned long long)st.shared,
+		    (unsigned long long)st.unmergeable,
+		    (unsigned long long)st.given,
+		    (unsigned long long)uuidset_count(&shareddevs));
+	journal_close(jdb);
+	json_parser_free(parser);
+	uuidset_free(&pairs);
+	uuidset_free(&devices);
+	uuidset_free(&shareddevs);
+	free(cache);
+	buf_free(&out);
+	buf_free(&name);
+	buf_free(&line);
+	if (outfile_close(stdout, "stdout") == -1 || failed)
+		return EXIT_RUNTIME;
+	return 0;
+}
