@@ -507,7 +507,7 @@ zipsrc_read(struct src *s, unsigned char *out, size_t len)
 			m->failed = 1;
 		}
 		/* Bytes before the damage are good: hand them out first. */
-		if (n > 0)
+		if (n > 0 || m->ended)
 			return n;
 		if (m->failed)
 			return -1;

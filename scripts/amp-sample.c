@@ -2342,7 +2342,6 @@ static int		 jstop, zlevel, zstored, zforce64;
 static struct buf	 mdata;		/* the zip entry's bytes */
 static uint32_t		 mcrc_text, mcrc_gz;
 static uint64_t		 mlen_text, mlen_gz;
-static z_stream		 ztrail;
 
 static uint32_t
 crc(uint32_t c, const void *p, size_t n)
@@ -2359,22 +2358,23 @@ crc(uint32_t c, const void *p, size_t n)
 	return c;
 }
 
-/* Deflate all of p into b, ending with flush. */
+/*
+ * Deflate all of p into b, ending with flush.  zlib's stored blocks
+ * (level 0) are cut to the output space offered, so that space is a
+ * function of the input length only, never of how big b happens to be:
+ * otherwise the bytes would depend on which job slot ran the chunk.
+ */
 static void
 zrun(z_stream *z, const void *p, size_t n, struct buf *b, int flush)
 {
+	size_t room = deflateBound(z, (uLong)n) + 64;
 	int ret;
 
 	z->next_in = (unsigned char *)p;
 	z->avail_in = (uInt)n;
 	for (;;) {
-		size_t room;
-
-		if (b->cap - b->len < 4096 + n / 4)
-			buf_grow(b, 4096 + n / 4);
-		room = b->cap - b->len;
-		if (room > 1U << 30)
-			room = 1U << 30;
+		if (b->cap - b->len < room)
+			buf_grow(b, room);
 		z->next_out = (unsigned char *)b->p + b->len;
 		z->avail_out = (uInt)room;
 		ret = deflate(z, flush);
@@ -2384,6 +2384,7 @@ zrun(z_stream *z, const void *p, size_t n, struct buf *b, int flush)
 		if (z->avail_in == 0 && z->avail_out != 0 &&
 		    (flush != Z_FINISH || ret == Z_STREAM_END))
 			break;
+		room = 64 * 1024;
 	}
 }
 
@@ -2410,19 +2411,27 @@ run_job(struct job *j)
 		h[8] = zlevel == 9 ? 2 : zlevel < 2 ? 4 : 0;
 		put(&j->gz, h, sizeof(h));
 	}
-	if (deflateReset(&j->zi) != Z_OK)
-		errx(1, "deflateReset failed");
+	/*
+	 * Fresh streams, not deflateReset(): a reset stream keeps its old
+	 * window, and longest_match() may peek past the input's end into
+	 * it, so the match chosen could depend on what the slot ran before.
+	 */
+	zinit(&j->zi, zlevel, Z_DEFAULT_STRATEGY);
 	if (j->dictlen > 0 &&
 	    deflateSetDictionary(&j->zi, j->dict, (uInt)j->dictlen) != Z_OK)
 		errx(1, "deflateSetDictionary failed");
 	zrun(&j->zi, j->in.p, j->in.len, &j->gz,
 	    j->last ? Z_FINISH : Z_SYNC_FLUSH);
+	deflateEnd(&j->zi);
 	j->crc_in = crc(0, j->in.p, j->in.len);
 	j->crc_gz = crc(0, j->gz.p, j->gz.len);
 	if (!zstored) {
-		if (deflateReset(&j->zo) != Z_OK)
-			errx(1, "deflateReset failed");
+		if (zlevel == 0)
+			zinit(&j->zo, 1, Z_HUFFMAN_ONLY);
+		else
+			zinit(&j->zo, 0, Z_DEFAULT_STRATEGY);
 		zrun(&j->zo, j->gz.p, j->gz.len, &j->zd, Z_SYNC_FLUSH);
+		deflateEnd(&j->zo);
 	}
 }
 
@@ -2468,14 +2477,6 @@ pipe_start(int level, int stored, int force64)
 	njobs = 2 * nworkers + 2;
 	if ((jobs = calloc(njobs, sizeof(*jobs))) == NULL)
 		err(1, NULL);
-	for (i = 0; i < njobs; i++) {
-		zinit(&jobs[i].zi, level, Z_DEFAULT_STRATEGY);
-		if (level == 0)
-			zinit(&jobs[i].zo, 1, Z_HUFFMAN_ONLY);
-		else
-			zinit(&jobs[i].zo, 0, Z_DEFAULT_STRATEGY);
-	}
-	zinit(&ztrail, 1, Z_HUFFMAN_ONLY);
 	for (i = 0; i < nworkers; i++)
 		if ((e = pthread_create(&workers[i], NULL, worker, NULL)) != 0) {
 			errno = e;
@@ -2513,9 +2514,11 @@ consume(struct job *j)
 		if (zstored)
 			put(&mdata, t, 8);
 		else {
-			if (deflateReset(&ztrail) != Z_OK)
-				errx(1, "deflateReset failed");
-			zrun(&ztrail, t, 8, &mdata, Z_FINISH);
+			z_stream zt;
+
+			zinit(&zt, 1, Z_HUFFMAN_ONLY);
+			zrun(&zt, t, 8, &mdata, Z_FINISH);
+			deflateEnd(&zt);
 		}
 		zip_entry(j->name, &mdata, mcrc_gz, mlen_gz, zstored,
 		    zforce64, j->hourus);
@@ -2863,6 +2866,7 @@ main(int argc, char *argv[])
 	}
 	if (!o.ndjson)
 		pipe_end();
+	free(lb.p);
 	if (!o.ndjson)
 		zip_finish(o.zip64);
 	if (fflush(out) == EOF || ferror(out))
