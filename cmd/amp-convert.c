@@ -132,10 +132,31 @@ names_has(const struct namelist *l, const char *s, size_t n)
 	return 0;
 }
 
-static int
-field_cmp(const void *key, const void *elem)
+/*
+ * Top-level keys to fields: the sorted names bucketed by first byte, so
+ * a line's 50-odd keys cost a few compares each, not a binary search.
+ */
+static uint8_t field_first[256], field_count[256];
+
+static void
+field_index_init(void)
 {
-	return strcmp(key, *(const char *const *)elem);
+	for (int i = NFIELDS - 1; i >= 0; i--) {
+		unsigned char c = field_names[i][0];
+		field_first[c] = i;
+		field_count[c]++;
+	}
+}
+
+static int
+field_of(const struct jval *k)
+{
+	unsigned char c = k->n ? (unsigned char)k->u.s[0] : 0;
+
+	for (int i = field_first[c], e = i + field_count[c]; i < e; i++)
+		if (strcmp(field_names[i], k->u.s) == 0)
+			return i;
+	return -1;
 }
 
 static const struct jval *
@@ -548,6 +569,12 @@ add_event_properties(struct obj *o, const struct amp *a, int autocapture)
 		size_t n = k->n;
 		const struct rename *r;
 
+		/* Only "[Amplitude] ...", "referr..." and "$..." are renamed. */
+		if (name[0] != '[' && name[0] != 'r' && name[0] != '$') {
+			if (obj_key(o, name, n))
+				json_write(o->b, v);
+			continue;
+		}
 		if (autocapture && consumed_by_elements(name, n))
 			continue;
 		if (strcmp(name, "[Amplitude] Page Location") == 0) {
@@ -798,10 +825,9 @@ convert(const struct jval *root, const char **why)
 	}
 	memset(&a, 0, sizeof(a));
 	for (uint32_t i = 0; i < root->n; i++) {
-		const char *const *f = bsearch(JKEY(root, i)->u.s, field_names,
-		    NFIELDS, sizeof(field_names[0]), field_cmp);
-		if (f != NULL)
-			a.f[f - field_names] = JVAL(root, i);
+		int f = field_of(JKEY(root, i));
+		if (f >= 0)
+			a.f[f] = JVAL(root, i);
 	}
 	et = a.f[F_EVENT_TYPE];
 	if (et == NULL || et->type == J_NULL) {
@@ -1158,6 +1184,7 @@ main(int argc, char *argv[])
 	int ch, failed = 0;
 
 	names_add(&drops, "session_start");
+	field_index_init();
 	while ((ch = getopt_long(argc, argv, "hqs", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':

@@ -656,7 +656,7 @@ show_progress(int final)
 	double now = monotime(), t = now - started;
 	int tty = isatty(STDERR_FILENO);
 
-	if (!opt.progress && !final)
+	if (!opt.progress)
 		return;
 	if (!final && now - last_progress < (tty ? 0.5 : 60))
 		return;

@@ -1,5 +1,6 @@
 /* jsonw: JSON string escaping and number printing. */
 #include <stdio.h>
+#include <string.h>
 
 #include "jsonw.h"
 
@@ -10,21 +11,43 @@ static const unsigned char needs_escape[256] = {
 	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
 };
 
+/* Nonzero if any of the 8 bytes of w is '"', '\\' or below 0x20. */
+static inline uint64_t
+has_special(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	return ((q - ones) & ~q & high) | ((b - ones) & ~b & high) |
+	    ((w - ones * 0x20) & ~w & high);
+}
+
 void
 jsonw_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, run = 0;
+	size_t i = 0, run = 0;
 
 	buf_grow(b, n + 2);
 	b->p[b->len++] = '"';
-	for (i = 0; i < n; i++) {
+	while (i < n) {
+		/* Most strings need no escapes: skip 8 clean bytes at a time. */
+		if (n - i >= 8) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (!has_special(w)) {
+				i += 8;
+				continue;
+			}
+		}
 		unsigned char c = s[i];
 
-		if (!needs_escape[c])
+		if (!needs_escape[c]) {
+			i++;
 			continue;
+		}
 		buf_add(b, s + run, i - run);
-		run = i + 1;
+		run = ++i;
 		switch (c) {
 		case '"':  buf_add(b, "\\\"", 2); break;
 		case '\\': buf_add(b, "\\\\", 2); break;

@@ -12,7 +12,7 @@
  * missing and bogus uuids, amplitude_ids beyond 2^53, unicode and
  * escapes) rather than to model any product faithfully.
  *
- * Everything is drawn from one splitmix64 stream and integer arithmetic
+ * Everything is drawn from splitmix64 and integer arithmetic
  * (no floating point reaches the output), so a seed pins the NDJSON on
  * any machine; the zip bytes also depend on zlib's deflate, which is
  * stable across zlib releases but not shared by zlib-ng.
@@ -1205,6 +1205,8 @@ plan_client(uint32_t d, int64_t up_us)
 		t += 3000;
 	} else
 		type = pick_client_event(&di, dv);
+	if (type == E_SIGNUP && d >= nuser)
+		type = E_LOGIN;		/* signed up on their first device */
 	if (type == E_LOGIN || type == E_SIGNUP) {
 		if (dv->user != 0)
 			dv->user = (dv->user - 1 == di.owner ? di.other :
