@@ -662,33 +662,108 @@ is_initial(const struct jval *k)
 	return k->n > 8 && memcmp(k->u.s, "initial_", 8) == 0;
 }
 
+/*
+ * Amplitude identify operations other than $set and $setOnce ($add,
+ * $unset, ...) change a value relative to its old one: PostHog person
+ * properties cannot say that, so they are not carried over.
+ */
+static int
+identify_op(const struct jval *k)
+{
+	static const char *const ops[] = {
+		"$setOnce", "$unset", "$add", "$append", "$prepend",
+		"$preInsert", "$postInsert", "$remove", "$clearAll", NULL
+	};
+
+	if (k->n < 2 || k->u.s[0] != '$')
+		return 0;
+	for (int i = 0; ops[i] != NULL; i++)
+		if (json_is_str(k, ops[i]))
+			return 1;
+	return 0;
+}
+
+static void
+write_person_value(struct obj *s, const struct jval *v)
+{
+	if (str_eq(v, "EMPTY"))
+		buf_add(s->b, "null", 4);
+	else
+		json_write(s->b, v);
+}
+
+/* user_properties into $set: "EMPTY" is null; {"$set":{...}} flattened. */
+static void
+set_props(struct obj *s, const struct jval *up)
+{
+	for (uint32_t i = 0; i < up->n; i++) {
+		const struct jval *k = JKEY(up, i), *v = JVAL(up, i);
+
+		if (json_is_str(k, "$set") && v->type == J_OBJ) {
+			set_props(s, v);
+			continue;
+		}
+		if (identify_op(k) || is_initial(k) ||
+		    !obj_key(s, k->u.s, k->n))
+			continue;
+		write_person_value(s, v);
+	}
+}
+
+/* initial_* as $initial_* (EMPTY skipped), and $setOnce flattened. */
+static void
+set_once_props(struct obj *s, const struct jval *up)
+{
+	for (uint32_t i = 0; i < up->n; i++) {
+		const struct jval *k = JKEY(up, i), *v = JVAL(up, i);
+
+		if (json_is_str(k, "$setOnce") && v->type == J_OBJ) {
+			for (uint32_t j = 0; j < v->n; j++) {
+				const struct jval *kk = JKEY(v, j);
+				const struct jval *vv = JVAL(v, j);
+				if (vv->type == J_NULL || str_eq(vv, "EMPTY") ||
+				    !obj_key(s, kk->u.s, kk->n))
+					continue;
+				json_write(s->b, vv);
+			}
+			continue;
+		}
+		if (!is_initial(k) || v->type == J_NULL || str_eq(v, "EMPTY"))
+			continue;
+		/* The set holds the bare name: the key bytes must outlive tmp. */
+		if (!keyset_add(s->ks, k->u.s, k->n))
+			continue;
+		if (!s->first)
+			buf_addc(s->b, ',');
+		s->first = 0;
+		tmp.len = 0;
+		buf_addc(&tmp, '$');
+		buf_add(&tmp, k->u.s, k->n);
+		jsonw_str(s->b, tmp.p, tmp.len);
+		buf_addc(s->b, ':');
+		json_write(s->b, v);
+	}
+}
+
 /* Person properties: $set (latest values) and $set_once ($initial_*). */
 static void
 add_person(struct obj *o, const struct amp *a, const char *os,
     const char *devtype)
 {
-	const struct jval *up = a->up;
 	struct obj s;
 
 	obj_key(o, "$set", 4);
 	obj_open(&s, o->b, &skeys);
-	if (up != NULL)
-		for (uint32_t i = 0; i < up->n; i++) {
-			const struct jval *k = JKEY(up, i), *v = JVAL(up, i);
-			if (is_initial(k) || !obj_key(&s, k->u.s, k->n))
-				continue;
-			if (str_eq(v, "EMPTY"))
-				buf_add(s.b, "null", 4);
-			else
-				json_write(s.b, v);
-		}
+	if (a->up != NULL)
+		set_props(&s, a->up);
 	if (os != NULL)
 		obj_cstr(&s, "$os", os);
 	if (a->mobile)
 		obj_jv(&s, "$os_version", a->f[F_OS_VERSION]);
 	if (a->web) {
 		obj_jv(&s, "$browser", a->f[F_OS_NAME]);
-		obj_version_number(&s, "$browser_version", nonnull(a->f[F_OS_VERSION]));
+		obj_version_number(&s, "$browser_version",
+		    nonnull(a->f[F_OS_VERSION]));
 	}
 	if (devtype != NULL)
 		obj_cstr(&s, "$device_type", devtype);
@@ -701,27 +776,8 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 
 	obj_key(o, "$set_once", 9);
 	obj_open(&s, o->b, &skeys);
-	if (up != NULL)
-		for (uint32_t i = 0; i < up->n; i++) {
-			const struct jval *k = JKEY(up, i), *v = JVAL(up, i);
-			if (!is_initial(k) || v->type == J_NULL ||
-			    str_eq(v, "EMPTY"))
-				continue;
-			tmp.len = 0;
-			buf_add(&tmp, "$", 1);
-			buf_add(&tmp, k->u.s, k->n);
-			buf_addc(&tmp, '\0');
-			/* tmp is reused: the key set must own the bytes. */
-			const char *key = tmp.p;
-			if (!keyset_add(s.ks, k->u.s, k->n))
-				continue;
-			if (!s.first)
-				buf_addc(s.b, ',');
-			s.first = 0;
-			jsonw_str(s.b, key, k->n + 1);
-			buf_addc(s.b, ':');
-			json_write(s.b, v);
-		}
+	if (a->up != NULL)
+		set_once_props(&s, a->up);
 	buf_addc(o->b, '}');
 }
 
@@ -946,6 +1002,10 @@ convert(const struct jval *root, const char **why)
 			set = json_get(gp, tmp.p);
 			if (set == NULL || set->type != J_OBJ)
 				set = gp;
+			/* Amplitude's groupIdentify form: {"$set": {...}} */
+			const struct jval *inner = json_get(set, "$set");
+			if (inner != NULL && inner->type == J_OBJ)
+				set = inner;
 		}
 		obj_jv(&o, "$group_set", set);
 	}
