@@ -1167,19 +1167,16 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len)
 static int
 do_file(const char *path)
 {
-	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
 	struct lines l;
-	const char *p;
+	const char *p, *name;
 	size_t len;
-	int fd, r;
+	int r;
 
-	if (strcmp(path, "-") == 0)
-		fd = STDIN_FILENO;
-	else if ((fd = open(path, O_RDONLY)) == -1) {
+	if (lines_open(&l, path, maxline, 0) == -1) {
 		warn("%s", path);
 		return -1;
 	}
-	lines_init(&l, fd, name, maxline);
+	name = l.name;
 	while ((r = lines_next(&l, &p, &len)) != LINE_EOF) {
 		if (r == LINE_ERROR) {
 			warnx("%s: read error: %s", name, l.errmsg);
@@ -1196,9 +1193,7 @@ do_file(const char *path)
 		}
 		do_line(name, l.lineno, p, len);
 	}
-	lines_free(&l);
-	if (fd != STDIN_FILENO)
-		close(fd);
+	lines_close(&l);
 	return r == LINE_ERROR ? -1 : 0;
 }
 

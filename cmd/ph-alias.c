@@ -477,22 +477,14 @@ do_file(const char *path)
 	struct lines l;
 	const char *p;
 	size_t len;
-	int fd, r;
+	int r;
 
-	if (strcmp(path, "-") == 0)
-		fd = STDIN_FILENO;
-	else if ((fd = open(path, O_RDONLY)) == -1) {
+	/* No limit: a line is never dropped, so it is held whole. */
+	if (lines_open(&l, path, SIZE_MAX, 0) == -1) {
 		warn("%s", path);
 		return -1;
 	}
-	/* No limit: a line is never dropped, so it is held whole. */
-	lines_init(&l, fd, fname, SIZE_MAX);
 	while ((r = lines_next(&l, &p, &len)) != LINE_EOF) {
-		if (r == LINE_AGAIN) {
-			struct pollfd pfd = { fd, POLLIN, 0 };
-			poll(&pfd, 1, -1);
-			continue;
-		}
 		if (r != LINE_OK) {
 			warnx("%s: read error: %s", fname, l.errmsg);
 			r = LINE_ERROR;
@@ -502,9 +494,7 @@ do_file(const char *path)
 		do_line(fname, l.lineno, p, len, p + len != l.buf + l.end ||
 		    !l.eof);
 	}
-	lines_free(&l);
-	if (fd != STDIN_FILENO)
-		close(fd);
+	lines_close(&l);
 	return r == LINE_ERROR ? -1 : 0;
 }
 

@@ -755,7 +755,7 @@ dry_run_flush(void)
 
 struct input {
 	char	**files;
-	int	  nfiles, cur, fd;
+	int	  nfiles, cur;
 	struct lines l;
 	int	  open;
 };
@@ -775,16 +775,9 @@ read_input(struct input *in)
 				input_done = 1;
 				break;
 			}
-			const char *f = in->files[in->cur];
-			if (strcmp(f, "-") == 0) {
-				in->fd = STDIN_FILENO;
-				int fl = fcntl(in->fd, F_GETFL);
-				if (fl != -1)
-					fcntl(in->fd, F_SETFL, fl | O_NONBLOCK);
-				f = "<stdin>";
-			} else if ((in->fd = open(f, O_RDONLY)) == -1)
-				err(EXIT_RUNTIME, "%s", f);
-			lines_init(&in->l, in->fd, f, MAX_LINE);
+			if (lines_open(&in->l, in->files[in->cur], MAX_LINE,
+			    1) == -1)
+				err(EXIT_RUNTIME, "%s", in->files[in->cur]);
 			in->open = 1;
 		}
 		r = lines_next(&in->l, &p, &len);
@@ -805,9 +798,7 @@ read_input(struct input *in)
 		if (r == LINE_ERROR)
 			errx(EXIT_RUNTIME, "%s: %s", in->l.name, in->l.errmsg);
 		/* LINE_EOF */
-		if (in->fd != STDIN_FILENO)
-			close(in->fd);
-		lines_free(&in->l);
+		lines_close(&in->l);
 		in->open = 0;
 		in->cur++;
 	}
@@ -881,7 +872,8 @@ main_loop(struct input *in)
 			wait = linger_wait;
 		if (wait < 0.001)
 			wait = 0.001;
-		struct curl_waitfd wfd = { .fd = in->fd, .events = CURL_WAIT_POLLIN };
+		struct curl_waitfd wfd = { .fd = in->l.fd,
+		    .events = CURL_WAIT_POLLIN };
 		int want_input = in->open && !input_done &&
 		    queued() < (size_t)opt.parallel * 2;
 		curl_multi_poll(multi, want_input ? &wfd : NULL,

@@ -1,5 +1,6 @@
 /* lines: zero-copy line splitting over a file descriptor. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,47 @@ lines_free(struct lines *l)
 {
 	free(l->buf);
 	l->buf = NULL;
+}
+
+static int stdin_flags = -1;
+
+/* Leave stdin as it was found: a terminal shares it with the shell. */
+static void
+restore_stdin(void)
+{
+	if (stdin_flags != -1)
+		fcntl(STDIN_FILENO, F_SETFL, stdin_flags);
+}
+
+int
+lines_open(struct lines *l, const char *path, size_t max, int nonblock)
+{
+	int fd, owned = 0;
+
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+		path = "<stdin>";
+		if (nonblock && stdin_flags == -1 &&
+		    (stdin_flags = fcntl(fd, F_GETFL)) != -1) {
+			fcntl(fd, F_SETFL, stdin_flags | O_NONBLOCK);
+			atexit(restore_stdin);
+		}
+	} else if ((fd = open(path, O_RDONLY)) == -1)
+		return -1;
+	else
+		owned = 1;
+	lines_init(l, fd, path, max);
+	l->nonblock = nonblock;
+	l->owned = owned;
+	return 0;
+}
+
+void
+lines_close(struct lines *l)
+{
+	if (l->owned)
+		close(l->fd);
+	lines_free(l);
 }
 
 /* An over-long line on a non-blocking fd: just wait for the rest. */
@@ -126,7 +168,10 @@ lines_next(struct lines *l, const char **p, size_t *len)
 		case -1:
 			return LINE_ERROR;
 		case -2:
-			return LINE_AGAIN;
+			if (l->nonblock)
+				return LINE_AGAIN;
+			wait_readable(l->fd);
+			break;
 		}
 	}
 }

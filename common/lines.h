@@ -16,6 +16,8 @@ struct lines {
 	size_t		 cap, start, end, max;
 	uint64_t	 lineno;
 	int		 eof;
+	int		 nonblock;	/* LINE_AGAIN instead of waiting */
+	int		 owned;		/* fd opened by lines_open */
 	char		 head[1024];	/* of an over-long line */
 	char		 errmsg[128];
 };
@@ -26,6 +28,14 @@ enum {
 };
 
 void	lines_init(struct lines *, int fd, const char *name, size_t max);
+/*
+ * Open path ("-" is stdin, named <stdin>) for reading lines: 0, or -1
+ * with errno set.  With nonblock, lines_next returns LINE_AGAIN when no
+ * whole line is there yet (stdin is made non-blocking); otherwise it
+ * waits.  lines_close undoes lines_open.
+ */
+int	lines_open(struct lines *, const char *path, size_t max, int nonblock);
+void	lines_close(struct lines *);
 /*
  * Next line (without its newline) in *p, *len.  LINE_TOOLONG: the line
  * was over the limit; *p holds its first bytes (up to 1024), *len its
