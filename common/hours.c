@@ -4,18 +4,7 @@
 #include <string.h>
 
 #include "hours.h"
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), no libc time zone. */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
+#include "timestamp.h"
 
 static int
 valid_date(int y, int m, int d)
@@ -104,17 +93,13 @@ hour_from_name(const char *name, int64_t *hour)
 static void
 civil(int64_t hour, int *y, int *m, int *d, int *h)
 {
-	int64_t z = (hour >= 0 ? hour / 24 : (hour - 23) / 24) + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
+	int64_t days = hour >= 0 ? hour / 24 : (hour - 23) / 24;
+	unsigned um, ud;
 
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int)(yoe + era * 400) + (*m <= 2);
-	*h = (int)(hour - (hour >= 0 ? hour / 24 : (hour - 23) / 24) * 24);
+	civil_from_days(days, y, &um, &ud);
+	*m = um;
+	*d = ud;
+	*h = (int)(hour - days * 24);
 }
 
 void

@@ -5,7 +5,7 @@
 
 #include "timestamp.h"
 
-static int64_t
+int64_t
 days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	y -= m <= 2;
@@ -74,29 +74,35 @@ ts_parse(const char *s, size_t n, int64_t *us)
 }
 
 void
-ts_format(int64_t us, char *out)
+civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
 {
-	int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
-	int frac = (int)(us - secs * 1000000);
-	int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400;
-	int sod = (int)(secs - z * 86400);
-
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
 	unsigned doe = (unsigned)(z - era * 146097);
 	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	unsigned mp = (5 * doy + 2) / 153;
-	unsigned d = doy - (153 * mp + 2) / 5 + 1;
-	unsigned m = mp < 10 ? mp + 3 : mp - 9;
-	int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
 
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
+}
+
+void
+ts_format(int64_t us, char *out)
+{
+	int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
+	int frac = (int)(us - secs * 1000000);
+	int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400;
+	int sod = (int)(secs - z * 86400), y;
+	unsigned m, d;
 	char t[64];
 
+	civil_from_days(z, &y, &m, &d);
 	/* Years past 9999 cannot be written in RFC 3339: clamp the text. */
 	snprintf(t, sizeof(t), "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
-	    (int)(y > 9999 ? 9999 : y), m, d, sod / 3600, sod / 60 % 60,
-	    sod % 60, frac);
+	    y > 9999 ? 9999 : y, m, d, sod / 3600, sod / 60 % 60, sod % 60,
+	    frac);
 	memcpy(out, t, TS_STRLEN + 1);
 }
 

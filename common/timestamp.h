@@ -15,5 +15,8 @@
 int	ts_parse(const char *s, size_t n, int64_t *us);
 void	ts_format(int64_t us, char *out);	/* out: TS_STRLEN + 1 */
 int64_t	ts_now_us(void);
+/* Proleptic Gregorian calendar, no time zones: days since 1970-01-01. */
+int64_t	days_from_civil(int64_t y, unsigned m, unsigned d);
+void	civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);
 
 #endif

@@ -43,6 +43,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rejects_open(&rej, NULL);
 		parser = json_parser_new();
 		uuidset_init(&pending);
+		/*
+		 * Small limits (each one a valid --batch-size, --batch-bytes
+		 * and --max-event-bytes) so that short inputs fill batches,
+		 * split on bytes and hit the event size limit.
+		 */
+		opt.batch_size = 4;
+		opt.batch_bytes = 1024;
+		opt.max_event = 3000;
 		ready = 1;
 	}
 	while (p < end) {

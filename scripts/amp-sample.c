@@ -1094,7 +1094,9 @@ plan_server(int64_t up_us)
 		type = E_SRV_RENEW + (int)rndn(3);
 	if (pm(500))
 		flags |= F_NODEV;
-	push(type, flags, u, u + 1, up_us - 20000 - rndn(2000000), -1);
+	/* Sent a moment before upload, with a millisecond "time". */
+	push(type, flags, u, u + 1,
+	    (up_us - 20000 - rndn(2000000)) / 1000 * 1000, -1);
 }
 
 static int
