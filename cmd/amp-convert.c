@@ -781,6 +781,36 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 	buf_addc(o->b, '}');
 }
 
+/* A field of the wrong JSON type makes the row unusable: say which. */
+static const char *
+wrong_type(const struct amp *a)
+{
+	static const struct {
+		enum field	 f;
+		int		 num_ok;
+		const char	*why;
+	} ids[] = {
+		{ F_USER_ID, 1, "user_id is not a string" },
+		{ F_DEVICE_ID, 1, "device_id is not a string" },
+		{ F_UUID, 0, "uuid is not a string" },
+	};
+	const struct jval *v;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		v = a->f[ids[i].f];
+		if (v != NULL && v->type != J_NULL && v->type != J_STR &&
+		    !(ids[i].num_ok && v->type == J_NUM))
+			return ids[i].why;
+	}
+	v = a->f[F_SESSION_ID];
+	if (v != NULL && v->type != J_NULL && v->type != J_NUM)
+		return "session_id is not a number";
+	v = a->f[F_GROUPS];
+	if (v != NULL && v->type != J_NULL && v->type != J_OBJ)
+		return "groups is not an object";
+	return NULL;
+}
+
 /* Name-based uuid from the fields that identify an Amplitude row. */
 static void
 derive_uuid(const struct amp *a, char *uuid)
@@ -906,6 +936,8 @@ convert(const struct jval *root, const char **why)
 		return -1;
 	}
 	a.up = v != NULL && v->type == J_OBJ ? v : NULL;
+	if ((*why = wrong_type(&a)) != NULL)
+		return -1;
 
 	map_name(et, &m);
 	if (dropped(et, &m))
