@@ -462,6 +462,13 @@ start(struct slot *s, struct unit *u)
 	inflight++;
 }
 
+/* The bytes that went on the wire for the request s carried. */
+static size_t
+sent_bytes(const struct slot *s)
+{
+	return opt.gzip_level > 0 ? s->gz.len : s->body.len;
+}
+
 /* Messages shown for 401/403: the two usual mistakes. */
 static void
 auth_failure(long status, const char *resp)
@@ -491,7 +498,7 @@ delivered(struct slot *s, struct unit *u, long status, double ms)
 	}
 	free(ids);
 	c.delivered += u->n;
-	receipt(u, status, "delivered", s->gz.len ? s->gz.len : s->body.len,
+	receipt(u, status, "delivered", sent_bytes(s),
 	    ms, NULL);
 	unit_forget(u);
 	unit_free(u);
@@ -515,12 +522,12 @@ bisect(struct slot *s, struct unit *u, long status, double ms)
 		say_reject(&u->ev[0], why);
 		rejects_add(&rej, u->ev[0].file, u->ev[0].line, why,
 		    u->data.p, u->ev[0].len, status);
-		receipt(u, status, "rejected", s->body.len, ms, NULL);
+		receipt(u, status, "rejected", sent_bytes(s), ms, NULL);
 		unit_forget(u);
 		unit_free(u);
 		return;
 	}
-	receipt(u, status, "split", s->gz.len ? s->gz.len : s->body.len, ms,
+	receipt(u, status, "split", sent_bytes(s), ms,
 	    NULL);
 	struct unit *a = unit_slice(u, 0, u->n / 2);
 	struct unit *b = unit_slice(u, u->n / 2, u->n);
@@ -566,14 +573,14 @@ finish(struct slot *s, CURLcode cc)
 		return bisect(s, u, status, ms);
 	else if (status == 401 || status == 403) {
 		auth_failure(status, s->resp.p ? s->resp.p : "");
-		receipt(u, status, "fatal", s->body.len, ms, NULL);
+		receipt(u, status, "fatal", sent_bytes(s), ms, NULL);
 		fatal = 1;
 		ready_prepend(u);
 		return;
 	} else if (cc == CURLE_OK && !retry_status(status)) {
 		warnx("%s: HTTP %ld: %.300s (check --host)", opt.url, status,
 		    s->resp.p ? s->resp.p : "");
-		receipt(u, status, "fatal", s->body.len, ms, NULL);
+		receipt(u, status, "fatal", sent_bytes(s), ms, NULL);
 		fatal = 1;
 		ready_prepend(u);
 		return;
@@ -587,7 +594,7 @@ finish(struct slot *s, CURLcode cc)
 	if (now - u->first_fail > opt.retry_for) {
 		warnx("%s: giving up after %.0f s of failures (--retry-for): "
 		    "%s", opt.url, now - u->first_fail, err);
-		receipt(u, status, "gave-up", s->body.len, ms, err);
+		receipt(u, status, "gave-up", sent_bytes(s), ms, err);
 		fatal = 1;
 		ready_prepend(u);
 		return;
@@ -598,7 +605,7 @@ finish(struct slot *s, CURLcode cc)
 	if (c.retries <= WARN_LIMIT)
 		warnx("%s; retrying %zu events in %.1f s (attempt %d)", err,
 		    u->n, wait, u->attempts + 1);
-	receipt(u, status, "retry", s->gz.len ? s->gz.len : s->body.len, ms,
+	receipt(u, status, "retry", sent_bytes(s), ms,
 	    err);
 	u->due = now + wait;
 	ready_prepend(u);
