@@ -6,6 +6,7 @@
 #                         (plain build, then the sanitizer build)
 #   make demo             the main job end to end on sample data
 #   make bench            scripts/bench
+#   make fuzz             run each libFuzzer target (FUZZ_SECONDS=60)
 #   make install          PREFIX=/usr/local DESTDIR=
 
 VERSION	= 0.1.0
@@ -55,7 +56,7 @@ $(PROGS:%=$(BUILD)/%): $(BUILD)/%: $(BUILD)/cmd/%.o $(BUILD)/libamp2ph.a
 # The sample-export generator is a test and benchmark tool, not installed.
 $(BUILD)/amp-sample: scripts/amp-sample.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ scripts/amp-sample.c -lz
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ scripts/amp-sample.c -lz -lpthread
 
 deps:
 	scripts/install-deps
@@ -72,6 +73,11 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	scripts/bench
+
+# libFuzzer targets (clang): FUZZ_SECONDS each; crashes are kept.
+FUZZ_SECONDS = 60
+fuzz:
+	scripts/fuzz $(FUZZ_SECONDS)
 
 lint:
 	mandoc -Tlint -W warning man/*.1
@@ -93,4 +99,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all deps check demo bench lint install uninstall clean
+.PHONY: all deps check demo bench fuzz lint install uninstall clean
