@@ -461,7 +461,7 @@ do_line(const char *file, uint64_t lineno, const char *p, size_t len,
 		event(root, user, un);
 	}
 	owe_nl();
-	if (len > 0)		/* buf_add(b, p, 0) on an empty buf: memcpy(NULL) */
+	if (len > 0)
 		buf_add(&out, p, len);
 	if (nl)
 		buf_addc(&out, '\n');
