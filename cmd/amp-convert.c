@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "country.h"
 #include "distinct.h"
 #include "jqprog.h"
 #include "json.h"
@@ -662,6 +663,17 @@ is_initial(const struct jval *k)
 	return k->n > 8 && memcmp(k->u.s, "initial_", 8) == 0;
 }
 
+/* $geoip_country_code: what PostHog's world map and sessions read. */
+static void
+add_country_code(struct obj *o, const struct jval *country)
+{
+	const char *code;
+
+	if (is_str(country) && (code = country_code(country->u.s,
+	    country->n)) != NULL)
+		obj_cstr(o, "$geoip_country_code", code);
+}
+
 /*
  * Amplitude identify operations other than $set and $setOnce ($add,
  * $unset, ...) change a value relative to its old one: PostHog person
@@ -770,6 +782,7 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 	if (a->mobile)
 		obj_jv(&s, "$app_version", a->f[F_VERSION_NAME]);
 	obj_jv(&s, "$geoip_country_name", a->f[F_COUNTRY]);
+	add_country_code(&s, a->f[F_COUNTRY]);
 	obj_jv(&s, "$geoip_city_name", a->f[F_CITY]);
 	obj_jv(&s, "$geoip_subdivision_1_name", a->f[F_REGION]);
 	buf_addc(o->b, '}');
@@ -1077,6 +1090,7 @@ convert(const struct jval *root, const char **why)
 	if (devtype != NULL)
 		obj_cstr(&o, "$device_type", devtype);
 	obj_jv(&o, "$geoip_country_name", a.f[F_COUNTRY]);
+	add_country_code(&o, a.f[F_COUNTRY]);
 	obj_jv(&o, "$geoip_city_name", a.f[F_CITY]);
 	obj_jv(&o, "$geoip_subdivision_1_name", a.f[F_REGION]);
 	obj_jv(&o, "$geoip_latitude", a.f[F_LOCATION_LAT]);
