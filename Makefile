@@ -28,10 +28,10 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-PROGS	= amp-unpack amp-convert ph-alias ph-batch
+PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch
 TOOLS	= amp-sample
 COMMON	= buf cli distinct gunzip hours journal jqprog json jsonw keyset lines \
-	  natsort gzipw retry secret uuidset country \
+	  natsort gzipw retry secret uuidset country utf8 \
 	  outfile progress rejects src timestamp uuid xalloc zip
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)

@@ -407,17 +407,27 @@ add_campaign(struct obj *o, const struct jval *url)
 	}
 }
 
+/* Amplitude's 0-based sibling index as posthog-js's 1-based one. */
+static int64_t
+one_based(const struct jval *v)
+{
+	long long n = strtoll(v->u.s, NULL, 10);
+
+	return n < 0 || n >= INT64_MAX ? 0 : n + 1;
+}
+
 /* One $elements item: posthog-js's shape, built from Amplitude's node. */
 static void
 element_item(struct buf *b, const struct jval *node, int target,
     const struct amp *a)
 {
 	const struct jval *tag = json_get(node, "tag"), *id, *cls, *attrs;
-	const struct jval *v;
+	const struct jval *v, *href;
 	struct obj o;
-	struct keyset ks = { 0 };
+	struct keyset ks = { 0 }, attrks = { 0 };
 
 	obj_open(&o, b, &ks);
+	keyset_clear(&attrks);
 	if (is_str(tag))
 		obj_jv(&o, "tag_name", tag);
 	if (target && (v = json_get(a->ep, "[Amplitude] Element Text")) &&
@@ -427,7 +437,7 @@ element_item(struct buf *b, const struct jval *node, int target,
 	if (cls == NULL)
 		cls = json_get(node, "classes");
 	if (cls != NULL && cls->type == J_ARR && cls->n > 0) {
-		obj_key(&o, "classes", 7);
+		obj_key(&o, "classes", 7);	/* new keys: always written */
 		json_write(b, cls);
 		obj_key(&o, "attr__class", 11);
 		tmp.len = 0;
@@ -442,16 +452,23 @@ element_item(struct buf *b, const struct jval *node, int target,
 	}
 	if ((id = json_get(node, "id")) && is_str(id))
 		obj_jv(&o, "attr__id", id);
-	if (target && (v = json_get(a->ep, "[Amplitude] Element Href")) &&
-	    is_str(v))
-		obj_jv(&o, "attr__href", v);
-	if ((attrs = json_get(node, "attributes")) && attrs->type == J_OBJ)
+	href = target ? json_get(a->ep, "[Amplitude] Element Href") : NULL;
+	if (is_str(href))
+		obj_jv(&o, "attr__href", href);
+	/* Amplitude's HierarchyNode calls them attrs; older: attributes. */
+	if ((attrs = json_get(node, "attrs")) == NULL)
+		attrs = json_get(node, "attributes");
+	if (attrs != NULL && attrs->type == J_OBJ)
 		for (uint32_t i = 0; i < attrs->n; i++) {
 			const struct jval *k = JKEY(attrs, i);
-			/* id, class and href are written above. */
+			/*
+			 * id and class are written above, and href when the
+			 * event named it.  Attribute names have their own set:
+			 * they are written with the attr__ prefix.
+			 */
 			if (json_is_str(k, "id") || json_is_str(k, "class") ||
-			    json_is_str(k, "href") || !keyset_add(&ks, k->u.s,
-			    k->n))
+			    (json_is_str(k, "href") && is_str(href)) ||
+			    !keyset_add(&attrks, k->u.s, k->n))
 				continue;
 			if (!o.first)
 				buf_addc(b, ',');
@@ -463,16 +480,15 @@ element_item(struct buf *b, const struct jval *node, int target,
 			buf_addc(b, ':');
 			json_write(b, JVAL(attrs, i));
 		}
-	if ((v = json_get(node, "index")) && v->type == J_NUM) {
-		obj_key(&o, "nth_child", 9);
-		jsonw_i64(b, strtoll(v->u.s, NULL, 10) + 1);
-	}
-	if ((v = json_get(node, "indexOfType")) && v->type == J_NUM) {
-		obj_key(&o, "nth_of_type", 11);
-		jsonw_i64(b, strtoll(v->u.s, NULL, 10) + 1);
-	}
+	if ((v = json_get(node, "index")) && v->type == J_NUM &&
+	    obj_key(&o, "nth_child", 9))
+		jsonw_i64(b, one_based(v));
+	if ((v = json_get(node, "indexOfType")) && v->type == J_NUM &&
+	    obj_key(&o, "nth_of_type", 11))
+		jsonw_i64(b, one_based(v));
 	buf_addc(b, '}');
 	keyset_free(&ks);
+	keyset_free(&attrks);
 }
 
 /*
@@ -583,7 +599,8 @@ add_event_properties(struct obj *o, const struct amp *a, int autocapture)
 			continue;
 		}
 		if (strcmp(name, "[Amplitude] Page URL") == 0 &&
-		    json_get(ep, "[Amplitude] Page Location") == NULL) {
+		    nonnull(json_get(ep, "[Amplitude] Page Location")) ==
+		    NULL) {
 			obj_jv(o, "$current_url", v);
 			continue;
 		}
@@ -597,9 +614,9 @@ add_event_properties(struct obj *o, const struct amp *a, int autocapture)
 		}
 		if (obj_key(o, name, n))
 			json_write(o->b, v);
-		if (strcmp(name, "$revenue") == 0)
-			obj_jv(o, "revenue", v);
 	}
+	/* PostHog's revenue analytics reads a plain "revenue" by default. */
+	obj_jv(o, "revenue", json_get(ep, "$revenue"));
 }
 
 /* A group's key: a string or number; for a list of keys, the first. */
@@ -764,7 +781,9 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 {
 	struct obj s;
 
-	obj_key(o, "$set", 4);
+	/* An event property of the same name was kept instead. */
+	if (!obj_key(o, "$set", 4))
+		goto set_once;
 	obj_open(&s, o->b, &skeys);
 	if (a->up != NULL)
 		set_props(&s, a->up);
@@ -786,8 +805,9 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 	obj_jv(&s, "$geoip_city_name", a->f[F_CITY]);
 	obj_jv(&s, "$geoip_subdivision_1_name", a->f[F_REGION]);
 	buf_addc(o->b, '}');
-
-	obj_key(o, "$set_once", 9);
+set_once:
+	if (!obj_key(o, "$set_once", 9))
+		return;
 	obj_open(&s, o->b, &skeys);
 	if (a->up != NULL)
 		set_once_props(&s, a->up);
@@ -1028,13 +1048,6 @@ convert(const struct jval *root, const char **why)
 	buf_add(&out, "\",\"properties\":", 15);
 
 	obj_open(&o, &out, &pkeys);
-	if (m.autocapture) {
-		obj_cstr(&o, "$event_type", m.event_type);
-		add_elements(&o, &a);
-		if ((v = json_get(a.ep, "[Amplitude] Element Text")) &&
-		    is_str(v))
-			obj_jv(&o, "$el_text", v);
-	}
 	if (m.group_event && gtype != NULL) {
 		obj_jv(&o, "$group_type", gtype);
 		obj_key(&o, "$group_key", 10);
@@ -1055,6 +1068,13 @@ convert(const struct jval *root, const char **why)
 		obj_jv(&o, "$group_set", set);
 	}
 	add_event_properties(&o, &a, m.autocapture);
+	if (m.autocapture) {
+		obj_cstr(&o, "$event_type", m.event_type);
+		add_elements(&o, &a);
+		if ((v = json_get(a.ep, "[Amplitude] Element Text")) &&
+		    is_str(v))
+			obj_jv(&o, "$el_text", v);
+	}
 	if (a.web && a.ep != NULL) {
 		const char *p;
 		size_t n;
@@ -1134,6 +1154,8 @@ convert(const struct jval *root, const char **why)
 	return 1;
 }
 
+static void flush_out(int);
+
 static void
 reject(const char *file, uint64_t lineno, const char *why,
     const char *line, size_t len)
@@ -1147,7 +1169,10 @@ reject(const char *file, uint64_t lineno, const char *why,
 	rejects_add(&rej, file, lineno, why, line, len, 0);
 	if (strictflag) {
 		warnx("stopping at the first rejected line (--strict)");
-		fflush(stdout);
+		flush_out(1);
+		if (outfile_close(stdout, "stdout") == -1 ||
+		    rejects_close(&rej) == -1)
+			exit(EXIT_RUNTIME);
 		exit(EXIT_DATAERR);
 	}
 }
@@ -1171,8 +1196,12 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len)
 	int r;
 
 	st.lines++;
-	/* Blank lines (and a lone CR) are not events. */
-	if (len == 0 || (len == 1 && line[0] == '\r')) {
+	/* Blank lines (spaces, tabs, a CR) are not events. */
+	size_t i;
+	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t' ||
+	    line[i] == '\r'); i++)
+		;
+	if (i == len) {
 		st.blank++;
 		return;
 	}
@@ -1234,7 +1263,8 @@ do_file(const char *path)
 			    "longer than --max-line %zu (first 1024 bytes "
 			    "kept)", len, maxline);
 			st.lines++;
-			reject(name, l.lineno, why, p, 1024);
+			reject(name, l.lineno, why, p, len < LINES_HEAD ? len :
+			    LINES_HEAD);
 			continue;
 		}
 		do_line(name, l.lineno, p, len);

@@ -32,6 +32,7 @@
 #include "hours.h"
 #include "jsonw.h"
 #include "outfile.h"
+#include "progress.h"
 #include "retry.h"
 #include "secret.h"
 #include "src.h"
@@ -61,9 +62,9 @@ enum result {
 	GOT_SPLIT,	/* 400 or 504: too large or too slow */
 	GOT_RETRY,	/* 429, 5xx, network: try again later */
 	GOT_BADBODY,	/* 200 with an empty, cut or corrupt archive */
-	GOT_AUTH,		/* 401, 403 */
+	GOT_AUTH,	/* 401, 403 */
 	GOT_FATAL,	/* stop the run */
-	GOT_STOP		/* signal */
+	GOT_STOP	/* signal */
 };
 
 /* One request in flight. */
@@ -91,7 +92,7 @@ static struct {
 	double		 retry_for, timeout;
 	int		 allow_recent, dry_run, progress, insecure;
 } opt = {
-	.window = DEFAULT_WINDOW, .retry_for = 3600, .timeout = 600,
+	.window = DEFAULT_WINDOW, .retry_for = 3600, .timeout = 1800,
 	.region = "us", .start = -1, .end = -1,
 };
 
@@ -151,19 +152,6 @@ note(const char *fmt, ...)
 }
 
 static void
-human(char *buf, size_t len, double v)
-{
-	const char *u[] = { "B", "KB", "MB", "GB", "TB" };
-	int i = 0;
-
-	while (v >= 1000 && i < 4) {
-		v /= 1000;
-		i++;
-	}
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
-static void
 show_progress(int final)
 {
 	double now = monotime(), t = now - started, eta = 0, rate;
@@ -180,8 +168,8 @@ show_progress(int final)
 	left = c.hours_total - c.hours_done;
 	if (c.hours_fetched > 0)
 		eta = t / c.hours_fetched * left;
-	human(b, sizeof(b), bytes);
-	human(r, sizeof(r), rate);
+	human_bytes(b, sizeof(b), bytes);
+	human_bytes(r, sizeof(r), rate);
 	fprintf(stderr, "%samp-export: %llu/%lld windows (%.0f%% of hours), "
 	    "%s, %s/s, ETA %d:%02d:%02d%s", tty ? "\r" : "",
 	    (unsigned long long)c.lines, (long long)c.planned,
@@ -327,7 +315,8 @@ scan_dir(int remove_parts)
 		nhaves++;
 	}
 	closedir(d);
-	qsort(haves, nhaves, sizeof(*haves), cmp_have);
+	if (nhaves > 1)
+		qsort(haves, nhaves, sizeof(*haves), cmp_have);
 }
 
 /* A file holding all of lo..hi (an archive before a marker), or NULL. */
@@ -926,49 +915,15 @@ key_ok(const char *k)
 	return 1;
 }
 
-static char *
-trim(char *s)
-{
-	size_t n;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	n = strlen(s);
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
 /* --key-file: the API key on its first line, the secret key on its second. */
 static void
 read_key_file(const char *path)
 {
-	char *line = NULL, *k[2] = { NULL, NULL };
-	size_t cap = 0;
-	struct stat st;
-	FILE *fp;
-	int i;
+	char *k[2], e[512];
 
-	if ((fp = fopen(path, "r")) == NULL)
-		err(EXIT_USAGE, "--key-file %s", path);
-	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
-		warnx("%s: other users can read the keys in it (chmod 600 %s)",
-		    path, path);
-	for (i = 0; i < 2; i++) {
-		if (getline(&line, &cap, fp) == -1)
-			break;
-		k[i] = xstrdup(trim(line));
-		if (*k[i] == '\0')
-			break;
-	}
-	if (line != NULL) {
-		explicit_bzero(line, cap);
-		free(line);
-	}
-	fclose(fp);
-	if (i < 2)
-		errx(EXIT_USAGE, "--key-file %s: expected two lines: the "
-		    "project's API key, then its secret key", path);
+	if (secret_read_file(path, k, 2, e, sizeof(e)) == -1)
+		errx(EXIT_USAGE, "--key-file %s (the project's API key, then "
+		    "its secret key)", e);
 	api_key = k[0];
 	secret_key = k[1];
 }
@@ -1272,7 +1227,7 @@ main(int argc, char *argv[])
 		    "the cause is fixed");
 	{
 		char b[32];
-		human(b, sizeof(b), c.kept);
+		human_bytes(b, sizeof(b), c.kept);
 		fprintf(stderr, "amp-export: %llu windows: %llu downloaded "
 		    "(%s), %llu empty, %llu skipped, %llu too large, %llu "
 		    "failed", (unsigned long long)c.lines,

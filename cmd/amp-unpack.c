@@ -517,8 +517,14 @@ main(int argc, char *argv[])
 			walk(argv[i], &tree);
 			for (size_t j = 0; j < tree.n; j++) {
 				const char *why = skip_reason(tree.v[j]);
-				if (why != NULL)
+				if (has_suffix(tree.v[j], ".empty"))
+					;	/* amp-export: an hour with no data */
+				else if (why != NULL)
 					warnx("%s: skipped: %s", tree.v[j], why);
+				else if (has_suffix(tree.v[j], ".part"))
+					warnx("%s: skipped: an unfinished "
+					    "download (run amp-export again)",
+					    tree.v[j]);
 				else if (!is_data_name(tree.v[j]))
 					warnx("%s: skipped: not a .zip, .gz, "
 					    ".json or .ndjson file", tree.v[j]);

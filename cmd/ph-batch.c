@@ -799,7 +799,8 @@ read_input(struct input *in)
 			c.read++;
 			snprintf(why, sizeof(why), "line of %zu bytes is too "
 			    "long to be an event", len);
-			reject_line(in->l.name, in->l.lineno, why, p, 1024, 0);
+			reject_line(in->l.name, in->l.lineno, why, p,
+			    len < LINES_HEAD ? len : LINES_HEAD, 0);
 			continue;
 		}
 		if (r == LINE_ERROR)

@@ -135,6 +135,36 @@ amp_row_fields(struct amp_row *a, const struct jval *root, const char **why)
 	return 0;
 }
 
+/* A field of the wrong JSON type makes the row unusable: say which. */
+static const char *
+wrong_type(const struct amp_row *a)
+{
+	static const struct {
+		enum amp_field	 f;
+		int		 num_ok;
+		const char	*why;
+	} ids[] = {
+		{ AF_USER_ID, 1, "user_id is not a string" },
+		{ AF_DEVICE_ID, 1, "device_id is not a string" },
+		{ AF_UUID, 0, "uuid is not a string" },
+	};
+	const struct jval *v;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		v = a->f[ids[i].f];
+		if (v != NULL && v->type != J_NULL && v->type != J_STR &&
+		    !(ids[i].num_ok && v->type == J_NUM))
+			return ids[i].why;
+	}
+	v = a->f[AF_SESSION_ID];
+	if (v != NULL && v->type != J_NULL && v->type != J_NUM)
+		return "session_id is not a number";
+	v = a->f[AF_GROUPS];
+	if (v != NULL && v->type != J_NULL && v->type != J_OBJ)
+		return "groups is not an object";
+	return NULL;
+}
+
 int
 amp_row_check(struct amp_row *a, const char **why)
 {
@@ -160,6 +190,8 @@ amp_row_check(struct amp_row *a, const char **why)
 		return -1;
 	}
 	a->up = v != NULL && v->type == J_OBJ ? v : NULL;
+	if ((*why = wrong_type(a)) != NULL)
+		return -1;
 	return 0;
 }
 
@@ -292,6 +324,17 @@ amp_row_uuid(const struct amp_row *a, char *uuid)
 	if (v == NULL || v->type != J_STR ||
 	    uuid_canon(v->u.s, v->n, uuid) == -1)
 		amp_derive_uuid(a, uuid);
+}
+
+int
+amp_line_blank(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t' ||
+	    line[i] == '\r'); i++)
+		;
+	return i == len;
 }
 
 int

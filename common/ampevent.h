@@ -47,8 +47,8 @@ struct amp_rules {
 /* One row's fields: pointers into the parsed tree, NULL when absent. */
 struct amp_row {
 	const struct jval	*f[AF_NFIELDS];
-	const struct jval	*ep;	/* event_properties, an object or NULL */
-	const struct jval	*up;	/* user_properties, an object or NULL */
+	const struct jval	*ep;	/* event_properties object, or NULL */
+	const struct jval	*up;	/* user_properties object, or NULL */
 };
 
 /* The PostHog name of an event and what it implies. */
@@ -70,6 +70,9 @@ struct amp_event {
 };
 
 enum { AMP_REJECT = -1, AMP_DROP = 0, AMP_EVENT = 1 };
+
+/* 1 for a line that is no event: empty, or only spaces, tabs and CRs. */
+int	amp_line_blank(const char *, size_t);
 
 /* The rules with amp-convert's default: session_start is dropped. */
 void	amp_rules_init(struct amp_rules *);
@@ -93,7 +96,10 @@ int	amp_event_read(const struct amp_rules *, const struct jval *root,
 /* 0, or -1 with *why when root is not an object.  Last duplicate wins. */
 int	amp_row_fields(struct amp_row *, const struct jval *root,
 	    const char **why);
-/* event_type a non-empty string, the property bags objects: 0 or -1. */
+/*
+ * event_type a non-empty string, the property bags objects, the id,
+ * session and groups fields of the right JSON type: 0, or -1 with *why.
+ */
 int	amp_row_check(struct amp_row *, const char **why);
 void	amp_map_name(const struct amp_rules *, const struct jval *et,
 	    struct amp_name *);

@@ -78,8 +78,8 @@ jqprog_run(struct jqprog *p, const char *in, size_t len, struct buf *out,
 	jq_start(p->jq, input, 0);
 	while (jv_is_valid(r = jq_next(p->jq))) {
 		if (jv_get_kind(r) != JV_KIND_OBJECT) {
-			snprintf(err, errlen, "jq program produced a %s, not "
-			    "an event object", jv_kind_name(jv_get_kind(r)));
+			snprintf(err, errlen, "jq program produced a value of "
+			    "type %s, not an event object", jv_kind_name(jv_get_kind(r)));
 			jv_free(r);
 			out->len = mark;
 			/* Drain so the next run starts clean. */

@@ -6,6 +6,7 @@
 
 #include "json.h"
 #include "jsonw.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #define MAXDEPTH	256
@@ -24,6 +25,7 @@ struct json_parser {
 	size_t		 marks[MAXDEPTH];
 	int		 depth;
 	int		 toodeep;
+	int		 badutf8;
 	yajl_handle	 h;
 };
 
@@ -126,6 +128,12 @@ static int
 cb_string(void *ctx, const unsigned char *s, size_t n)
 {
 	struct json_parser *p = ctx;
+
+	/* YAJL lets overlong forms and escaped lone surrogates through. */
+	if (!utf8_valid((const char *)s, n)) {
+		p->badutf8 = 1;
+		return 0;
+	}
 	const char *c = copy(p, s, n);
 	struct jval *v = push(p);
 
@@ -206,12 +214,13 @@ json_parser_free(struct json_parser *p)
 
 /* YAJL's message without its multi-line context dump. */
 static void
-yajl_message(yajl_handle h, const char *text, size_t len, char *err,
-    size_t errlen)
+yajl_message(yajl_handle h, const char *text, size_t len, int at_end,
+    char *err, size_t errlen)
 {
 	unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)text,
 	    len);
-	size_t at = yajl_get_bytes_consumed(h);
+	/* A text cut short is found only when it ends. */
+	size_t at = at_end ? len : yajl_get_bytes_consumed(h);
 	char *nl;
 
 	if ((nl = strchr((char *)m, '\n')) != NULL)
@@ -232,17 +241,23 @@ json_parse(struct json_parser *p, const char *text, size_t len, char *err,
 	p->top = 0;
 	p->depth = 0;
 	p->toodeep = 0;
+	p->badutf8 = 0;
 	if ((h = yajl_alloc(&callbacks, NULL, p)) == NULL)
 		abort();
 	st = yajl_parse(h, (const unsigned char *)text, len);
-	if (st == yajl_status_ok)
+	int at_end = 0;
+	if (st == yajl_status_ok) {
 		st = yajl_complete_parse(h);
+		at_end = 1;
+	}
 	if (st != yajl_status_ok) {
 		if (p->toodeep)
 			snprintf(err, errlen, "invalid JSON: nested deeper "
 			    "than %d levels", MAXDEPTH);
+		else if (p->badutf8)
+			snprintf(err, errlen, "invalid UTF-8");
 		else
-			yajl_message(h, text, len, err, errlen);
+			yajl_message(h, text, len, at_end, err, errlen);
 		yajl_free(h);
 		return NULL;
 	}

@@ -123,7 +123,13 @@ lines_next(struct lines *l, const char **p, size_t *len)
 			*len = nl - *p;
 			l->start = nl + 1 - l->buf;
 			l->lineno++;
-			return LINE_OK;
+			if (*len <= l->max)
+				return LINE_OK;
+			/* Over the limit though it came in one read. */
+			memcpy(l->head, *p, *len < LINES_HEAD ? *len :
+			    LINES_HEAD);
+			*p = l->head;
+			return LINE_TOOLONG;
 		}
 		scanned = l->end - l->start;
 		if (l->eof) {

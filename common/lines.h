@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define LINES_HEAD	1024	/* bytes kept of an over-long line */
+
 struct lines {
 	int		 fd;
 	const char	*name;		/* for messages: path or <stdin> */
@@ -18,7 +20,7 @@ struct lines {
 	int		 eof;
 	int		 nonblock;	/* LINE_AGAIN instead of waiting */
 	int		 owned;		/* fd opened by lines_open */
-	char		 head[1024];	/* of an over-long line */
+	char		 head[LINES_HEAD];	/* of an over-long line */
 	char		 errmsg[128];
 };
 
@@ -38,8 +40,8 @@ int	lines_open(struct lines *, const char *path, size_t max, int nonblock);
 void	lines_close(struct lines *);
 /*
  * Next line (without its newline) in *p, *len.  LINE_TOOLONG: the line
- * was over the limit; *p holds its first bytes (up to 1024), *len its
- * full length.
+ * was over the limit; *p holds its first bytes (up to LINES_HEAD), *len
+ * its full length.
  */
 int	lines_next(struct lines *, const char **p, size_t *len);
 void	lines_free(struct lines *);

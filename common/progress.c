@@ -20,8 +20,8 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void
-human(char *buf, size_t len, double v)
+void
+human_bytes(char *buf, size_t len, double v)
 {
 	const char *u[] = { "B", "KB", "MB", "GB", "TB" };
 	int i = 0;
@@ -42,11 +42,11 @@ draw(int final)
 	const char *suffix = !ptty ? "\n" : final ? "\033[K\n" : "\033[K";
 
 	rate = t > 0 ? done / t : 0;
-	human(d, sizeof(d), done);
-	human(r, sizeof(r), rate);
+	human_bytes(d, sizeof(d), done);
+	human_bytes(r, sizeof(r), rate);
 	if (ptotal > 0) {
 		double pct = 100.0 * done / ptotal, eta;
-		human(tot, sizeof(tot), ptotal);
+		human_bytes(tot, sizeof(tot), ptotal);
 		eta = rate > 0 && ptotal > done ? (ptotal - done) / rate : 0;
 		fprintf(stderr, "%s%s: %s of %s (%3.0f%%) %s/s ETA %d:%02d:%02d%s",
 		    ptty ? "\r" : "", pname, d, tot, pct, r, (int)eta / 3600,

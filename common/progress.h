@@ -12,5 +12,7 @@ void	progress_start(const char *prog, uint64_t total);
 /* Cheap enough to call per block; redraws a few times a second. */
 void	progress_tick(void);
 void	progress_end(void);
+/* "1.2 MB": decimal units, for people reading a status line. */
+void	human_bytes(char *buf, size_t len, double bytes);
 
 #endif

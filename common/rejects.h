@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "utf8.h"
+
 struct rejects {
 	FILE		*fp;
 	const char	*path;
@@ -26,6 +28,5 @@ void	rejects_add(struct rejects *, const char *file, uint64_t line,
 	    const char *reason, const char *input, size_t len, int status);
 /* 0, or -1 if the file could not be written completely. */
 int	rejects_close(struct rejects *);
-int	utf8_valid(const char *, size_t);
 
 #endif

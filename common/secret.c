@@ -1,5 +1,8 @@
 /* secret: reading keys from the environment or a file, and token checks. */
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <err.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,29 +24,56 @@ trim(char *s)
 	return s;
 }
 
+int
+secret_read_file(const char *file, char **out, int n, char *err,
+    size_t errlen)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	struct stat st;
+	FILE *fp;
+	int i;
+
+	if ((fp = fopen(file, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
+		warnx("%s: other users can read the key in it (chmod 600 %s)",
+		    file, file);
+	for (i = 0; i < n; i++) {
+		if (getline(&line, &cap, fp) == -1)
+			break;
+		out[i] = xstrdup(trim(line));
+		if (*out[i] == '\0') {
+			free(out[i]);
+			break;
+		}
+	}
+	if (line != NULL) {
+		explicit_bzero(line, cap);
+		free(line);
+	}
+	fclose(fp);
+	if (i < n) {
+		while (i-- > 0)
+			free(out[i]);
+		snprintf(err, errlen, "%s: expected %s", file, n == 1 ?
+		    "one non-empty line" : n == 2 ? "two non-empty lines" :
+		    "more lines");
+		return -1;
+	}
+	return 0;
+}
+
 char *
 secret_read(const char *env, const char *file, char *err, size_t errlen)
 {
 	char line[4096], *v;
-	FILE *fp;
 
-	if (file != NULL) {
-		if ((fp = fopen(file, "r")) == NULL) {
-			snprintf(err, errlen, "%s: %s", file, strerror(errno));
-			return NULL;
-		}
-		if (fgets(line, sizeof(line), fp) == NULL)
-			line[0] = '\0';
-		fclose(fp);
-		v = trim(line);
-		if (*v == '\0') {
-			snprintf(err, errlen, "%s: empty key file", file);
-			return NULL;
-		}
-		v = xstrdup(v);
-		explicit_bzero(line, sizeof(line));
-		return v;
-	}
+	if (file != NULL)
+		return secret_read_file(file, &v, 1, err, errlen) == 0 ? v :
+		    NULL;
 	if ((v = getenv(env)) == NULL) {
 		snprintf(err, errlen, "%s is not set (or give a key file)", env);
 		return NULL;

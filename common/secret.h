@@ -14,6 +14,12 @@
  */
 char	*secret_read(const char *env, const char *file, char *err,
 	    size_t errlen);
+/*
+ * The first n lines of file, trimmed, into out[0..n-1] (each to be freed):
+ * 0, or -1 with a message in err.  Warns when others can read the file.
+ */
+int	 secret_read_file(const char *file, char **out, int n, char *err,
+	    size_t errlen);
 /* PostHog's rules for a project token (capture refuses the rest). */
 int	 project_token_check(const char *, char *err, size_t errlen);
 

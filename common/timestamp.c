@@ -68,8 +68,13 @@ ts_parse(const char *s, size_t n, int64_t *us)
 	}
 	if (i != n)
 		return -1;
-	*us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) -
-	    (int64_t)off * 60) * 1000000 + frac;
+	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 +
+	    mi * 60 + se - (int64_t)off * 60;
+	/* In UTC it must still be a year RFC 3339 can write. */
+	if (secs < days_from_civil(1, 1, 1) * 86400 ||
+	    secs >= days_from_civil(10000, 1, 1) * 86400)
+		return -1;
+	*us = secs * 1000000 + frac;
 	return 0;
 }
 

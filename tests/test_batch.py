@@ -15,6 +15,7 @@ import gzip
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -25,8 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import (BUILD, ROOT, TOOLS, check_sanitizers, ndjson, prog,
-                      run, sample_lines)
+from conftest import (BUILD, TOOLS, Capture, check_sanitizers, ndjson,
+                      prog, run, sample_lines)
 
 P = "ph-batch"
 TOKEN = "phc_test"
@@ -44,7 +45,7 @@ def converted(n, seed):
     """At least n PostHog event lines (bytes, no newline) made by
     amp-convert from amp-sample's Amplitude lines; their uuids are all
     different."""
-    amp = sample_lines(n + n // 4 + 50, seed)
+    amp = sample_lines(n + n // 20 + 300, seed)
     p = subprocess.run([os.path.join(TOOLS, "amp-convert"), "-q"], input=amp,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        check=True)
@@ -116,19 +117,7 @@ def receipts(p):
 def records(cap):
     """(req, event text as received, historical_migration) per recorded
     event, in record order."""
-    out = []
-    if not os.path.exists(cap.record):
-        return out
-    with open(cap.record, "rb") as f:
-        for l in f:
-            l = l.rstrip(b"\n")
-            if not l:
-                continue
-            head, rest = l.split(b',"event":', 1)
-            assert head.startswith(b'{"req":')
-            text, tail = rest.rsplit(b',"historical_migration":', 1)
-            out.append((int(head[7:]), text, tail == b"true}"))
-    return out
+    return cap.records()
 
 
 def assert_once(cap, lines):
@@ -213,7 +202,7 @@ def wait_for_requests(cap, n, proc=None, timeout=30):
     """Until the stand-in has answered n requests (or proc exited)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if len(cap.requests()) >= n:
+        if cap.count() >= n:
             return True
         if proc is not None and proc.poll() is not None:
             return False
@@ -273,16 +262,99 @@ def wire():
     w.stop()
 
 
+# ---------------------------------------------------------------- stand-in
+
+class View:
+    """One test's view of a stand-in shared by the module: its faults are
+    cleared at the start, its requests are numbered from 1 (a fault's
+    @N is translated), and only its own requests and records are shown.
+    Starting a stand-in per test would cost more than most tests."""
+
+    WHEN = re.compile(r"@(\d+)(?:-(\d+))?")
+
+    def __init__(self, server):
+        self.s = server
+        self.url = server.url
+        server.faults("")
+        self.base = server.get_json("/_stats")["requests"]
+        self.rec_off = os.path.getsize(server.record) \
+            if os.path.exists(server.record) else 0
+        self.log_off = os.path.getsize(server.log) \
+            if os.path.exists(server.log) else 0
+
+    def faults(self, spec):
+        def shift(m):
+            a = int(m.group(1)) + self.base
+            if m.group(2) is None:
+                return "@%d" % a
+            return "@%d-%d" % (a, int(m.group(2)) + self.base)
+        self.s.faults(self.WHEN.sub(shift, spec))
+
+    def _read(self, path, off):
+        if not os.path.exists(path):
+            return []
+        with open(path, "rb") as f:
+            f.seek(off)
+            return f.read().splitlines()
+
+    def count(self):
+        """How many requests the stand-in answered (or closed) since the
+        view began: cheap enough to poll."""
+        return sum(1 for l in self._read(self.s.log, self.log_off)
+                   if int(l[7:l.index(b",")]) > self.base)
+
+    def requests(self):
+        """The stand-in's log entries of this test's requests."""
+        out = []
+        for l in self._read(self.s.log, self.log_off):
+            r = json.loads(l)
+            if r["req"] > self.base:
+                r["req"] -= self.base
+                out.append(r)
+        return out
+
+    def records(self):
+        out = []
+        for l in self._read(self.s.record, self.rec_off):
+            head, rest = l.split(b',"event":', 1)
+            assert head.startswith(b'{"req":')
+            text, tail = rest.rsplit(b',"historical_migration":', 1)
+            req = int(head[7:]) - self.base
+            if req > 0:
+                out.append((req, text, tail == b"true}"))
+        return out
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory):
+    s = Capture(str(tmp_path_factory.mktemp("capture")))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def cap(standin):
+    return View(standin)
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A stand-in of the test's own (for long or heavy tests)."""
+    s = Capture(str(tmp_path))
+    yield View(s)
+    s.stop()
+
+
 # ---------------------------------------------------------------- happy path
 
-def test_happy_path_every_event_once_exact_bytes(capture):
+def test_happy_path_every_event_once_exact_bytes(cap):
     lines = events(300)
-    p = ok(capture, [], nd(lines))
-    assert_once(capture, lines)
+    p = ok(cap, [], nd(lines))
+    assert_once(cap, lines)
     # One request (default --batch-size 1000), events in input order.
-    recs = records(capture)
+    recs = records(cap)
     assert [t for _, t, _ in recs] == lines
-    log = capture.requests()
+    log = cap.requests()
     assert len(log) == 1
     assert log[0]["path"] == "/batch/"
     assert log[0]["status"] == 200 and log[0]["gzip"] is True
@@ -318,14 +390,14 @@ def test_wire_body_gzip_token_no_sent_at_keepalive(wire):
     assert len({r["port"] for r in wire.reqs}) <= 2
 
 
-def test_gzip_level_and_no_gzip(capture_factory, wire):
+def test_gzip_level_and_no_gzip(standin, wire):
     lines = events(200)
-    c = capture_factory()
+    c = View(standin)
     ok(c, ["--no-gzip"], nd(lines))
     assert_once(c, lines)
     assert [r["gzip"] for r in c.requests()] == [False]
     plain = c.requests()[0]["bytes"]
-    c = capture_factory()
+    c = View(standin)
     ok(c, ["--gzip-level", "9"], nd(lines))
     assert_once(c, lines)
     assert [r["gzip"] for r in c.requests()] == [True]
@@ -338,14 +410,14 @@ def test_gzip_level_and_no_gzip(capture_factory, wire):
     assert wire.reqs[0]["body"].startswith(b'{"api_key":"phc_test",')
 
 
-def test_receipts_format(capture):
+def test_receipts_format(cap):
     lines = events(25)
-    p = ok(capture, ["--batch-size", "10"], nd(lines))
+    p = ok(cap, ["--batch-size", "10"], nd(lines))
     r = receipts(p)
-    log = answered(capture)
+    log = answered(cap)
     assert len(r) == len(log) == 3
     first = {}
-    for req, text, _ in records(capture):
+    for req, text, _ in records(cap):
         first.setdefault(uuid_of(text), req)
     chunks = [lines[i:i + 10] for i in range(0, 25, 10)]
     for rc in r:
@@ -364,14 +436,14 @@ def test_receipts_format(capture):
     assert b" " not in p.stdout
 
 
-def test_receipt_bytes_are_the_bytes_sent_for_every_outcome(capture):
+def test_receipt_bytes_are_the_bytes_sent_for_every_outcome(cap):
     lines = events(8)
-    lines[5] = ev("BadEvent")
-    capture.faults("status:503@1;reject-event:BadEvent")
-    p = batch(capture, ["--parallel", "2"], nd(lines))
+    lines[5] = ev("BadEvent", pad="a" * 3000)    # gzip makes it small
+    cap.faults("status:503@1;reject-event:BadEvent")
+    p = batch(cap, ["--parallel", "2"], nd(lines))
     assert p.returncode == 65, p.stderr.decode()
     r = receipts(p)
-    log = capture.requests()
+    log = cap.requests()
     assert {x["outcome"] for x in r} == {"retry", "split", "delivered",
                                          "rejected"}
     # "bytes" means one thing in every receipt: the body as sent, as the
@@ -382,15 +454,15 @@ def test_receipt_bytes_are_the_bytes_sent_for_every_outcome(capture):
 
 # ---------------------------------------------------------------- limits
 
-def test_batch_size_limit(capture):
+def test_batch_size_limit(cap):
     lines = events(250)
-    ok(capture, ["--batch-size", "60"], nd(lines))
-    assert_once(capture, lines)
-    assert sorted(r["events"] for r in capture.requests()) == \
+    ok(cap, ["--batch-size", "60"], nd(lines))
+    assert_once(cap, lines)
+    assert sorted(r["events"] for r in cap.requests()) == \
         [10, 60, 60, 60, 60]
 
 
-def test_batch_bytes_bounds_the_request_body(capture):
+def test_batch_bytes_bounds_the_request_body(cap):
     # Events of exactly 100 bytes: --batch-bytes 1024 fits ten events'
     # bytes, but not the body that carries them (envelope and commas).
     lines = []
@@ -400,42 +472,46 @@ def test_batch_bytes_bounds_the_request_body(capture):
         assert len(e) == 100
         json.loads(e)
         lines.append(e)
-    ok(capture, ["--no-gzip", "--batch-bytes", "1024"], nd(lines))
-    assert_once(capture, lines)
-    log = capture.requests()
+    ok(cap, ["--no-gzip", "--batch-bytes", "1024"], nd(lines))
+    assert_once(cap, lines)
+    log = cap.requests()
     assert all(r["bytes"] <= 1024 for r in log), \
         [r["bytes"] for r in log]
     # ... and not needlessly small either.
     assert len(log) <= 6
 
 
-def test_batch_bytes_with_real_events(capture):
+def test_batch_bytes_with_real_events(cap):
     lines = events(120)
-    ok(capture, ["--no-gzip", "--batch-bytes", "50000"], nd(lines))
-    assert_once(capture, lines)
-    log = capture.requests()
+    ok(cap, ["--no-gzip", "--batch-bytes", "50000"], nd(lines))
+    assert_once(cap, lines)
+    log = cap.requests()
     assert len(log) >= sum(map(len, lines)) // 50000
-    assert all(r["bytes"] <= 50000 for r in log)
+    # The events of each request come to at most 50000 bytes.
+    size = collections.Counter()
+    for req, text, _ in records(cap):
+        size[req] += len(text)
+    assert max(size.values()) <= 50000
 
 
-def test_event_larger_than_batch_bytes_goes_alone(capture):
+def test_event_larger_than_batch_bytes_goes_alone(cap):
     lines = events(6)
     big = ev("big", blob="y" * 5000)
     lines.insert(3, big)
-    ok(capture, ["--no-gzip", "--batch-bytes", "4096"], nd(lines))
-    assert_once(capture, lines)
-    alone = [r for r in capture.requests() if r["bytes"] > 5000]
+    ok(cap, ["--no-gzip", "--batch-bytes", "4096"], nd(lines))
+    assert_once(cap, lines)
+    alone = [r for r in cap.requests() if r["bytes"] > 5000]
     assert len(alone) == 1 and alone[0]["events"] == 1
 
 
 # ---------------------------------------------------------------- faults
 
-def test_503_retried_with_exponential_backoff(capture):
+def test_503_retried_with_exponential_backoff(cap):
     lines = events(30)
-    capture.faults("status:503@1-3")
-    p = ok(capture, ["--retry-for", "1m"], nd(lines))
-    assert_once(capture, lines)
-    log = capture.requests()
+    cap.faults("status:503@1-3")
+    p = ok(cap, ["--retry-for", "1m"], nd(lines))
+    assert_once(cap, lines)
+    log = cap.requests()
     assert [r["status"] for r in log] == [503, 503, 503, 200]
     r = receipts(p)
     assert [x["outcome"] for x in r] == ["retry"] * 3 + ["delivered"]
@@ -449,22 +525,22 @@ def test_503_retried_with_exponential_backoff(capture):
     assert "3 retries" in summary(p)
 
 
-def test_429_without_retry_after(capture):
+def test_429_without_retry_after(cap):
     lines = events(40)
-    capture.faults("429@1-2")
-    p = ok(capture, ["--batch-size", "20"], nd(lines))
-    assert_once(capture, lines)
-    st = [r["status"] for r in capture.requests()]
+    cap.faults("429@1-2")
+    p = ok(cap, ["--batch-size", "20"], nd(lines))
+    assert_once(cap, lines)
+    st = [r["status"] for r in cap.requests()]
     assert st.count(429) == 2 and st.count(200) == 2
     assert [x["outcome"] for x in receipts(p)].count("retry") == 2
 
 
-def test_429_retry_after_is_honoured(capture):
+def test_429_retry_after_is_honoured(cap):
     lines = events(20)
-    capture.faults("429:1@1")
-    p = ok(capture, [], nd(lines))
-    assert_once(capture, lines)
-    log = capture.requests()
+    cap.faults("429:1@1")
+    p = ok(cap, [], nd(lines))
+    assert_once(cap, lines)
+    log = cap.requests()
     assert [r["status"] for r in log] == [429, 200]
     gap = log[1]["t"] - (log[0]["t"] + log[0]["dur"])
     assert 0.95 <= gap <= 1.6, gap       # exactly Retry-After, no jitter
@@ -472,26 +548,26 @@ def test_429_retry_after_is_honoured(capture):
     assert r[0]["outcome"] == "retry" and r[0]["status"] == 429
 
 
-def test_dropped_connection_retried(capture):
+def test_dropped_connection_retried(cap):
     lines = events(60)
-    capture.faults("drop@2")
-    p = ok(capture, ["--batch-size", "20"], nd(lines))
-    assert_once(capture, lines)
-    log = answered(capture)
+    cap.faults("drop@2")
+    p = ok(cap, ["--batch-size", "20"], nd(lines))
+    assert_once(cap, lines)
+    log = answered(cap)
     assert log[2]["status"] is None and log[2]["recorded"] == 0
     r = [x for x in receipts(p) if x["outcome"] == "retry"]
     assert len(r) == 1 and r[0]["status"] == 0 and r[0]["error"]
 
 
-def test_lost_200_duplicates_only_that_request(capture, tmp_path):
+def test_lost_200_duplicates_only_that_request(cap, tmp_path):
     lines = events(60)
-    capture.faults("drop-after@2")
+    cap.faults("drop-after@2")
     j = tmp_path / "j.db"
-    ok(capture, ["--batch-size", "20", "-j", j], nd(lines))
-    c = copies(capture)
+    ok(cap, ["--batch-size", "20", "-j", j], nd(lines))
+    c = copies(cap)
     assert set(c) == {uuid_of(l) for l in lines}
     dup = {u for u, v in c.items() if len(v) > 1}
-    req2 = {uuid_of(t) for q, t, _ in records(capture) if q == 2}
+    req2 = {uuid_of(t) for q, t, _ in records(cap) if q == 2}
     # The accepted-but-unanswered request was sent again whole, with the
     # same bytes; nothing else was doubled.
     assert len(req2) == 20
@@ -500,13 +576,13 @@ def test_lost_200_duplicates_only_that_request(capture, tmp_path):
     assert journal_uuids(j) == set(c)
 
 
-def test_slow_answer_times_out_and_is_retried(capture):
+def test_slow_answer_times_out_and_is_retried(cap):
     lines = events(20)
-    capture.faults("slow:3@1")
+    cap.faults("slow:3@1")
     t0 = time.time()
-    p = ok(capture, ["--timeout", "1s"], nd(lines))
+    p = ok(cap, ["--timeout", "1s"], nd(lines))
     assert time.time() - t0 < 3.5
-    assert_once(capture, lines)
+    assert_once(cap, lines)
     r = receipts(p)
     assert [x["outcome"] for x in r] == ["retry", "delivered"]
     assert r[0]["status"] == 0 and 900 <= r[0]["ms"] <= 2000
@@ -514,12 +590,12 @@ def test_slow_answer_times_out_and_is_retried(capture):
         "timeout" in r[0]["error"].lower()
 
 
-def test_html_200_is_not_a_delivery(capture, tmp_path):
+def test_html_200_is_not_a_delivery(cap, tmp_path):
     lines = events(20)
-    capture.faults("html200@1")
+    cap.faults("html200@1")
     j = tmp_path / "j.db"
-    p = ok(capture, ["-j", j], nd(lines))
-    assert_once(capture, lines)
+    p = ok(cap, ["-j", j], nd(lines))
+    assert_once(cap, lines)
     r = receipts(p)
     assert [x["outcome"] for x in r] == ["retry", "delivered"]
     assert r[0]["status"] == 0 and "JSON" in r[0]["error"]
@@ -527,17 +603,17 @@ def test_html_200_is_not_a_delivery(capture, tmp_path):
     assert len(journal_uuids(j)) == 20
 
 
-def test_413_split_until_it_fits(capture, tmp_path):
+def test_413_split_until_it_fits(cap, tmp_path):
     lines = events(120)
     # Random hex does not compress below 20000 bytes: refused alone too.
     huge = ev("huge", blob=os.urandom(24000).hex())
     lines.insert(77, huge)
-    capture.faults("413:20000")
+    cap.faults("413:20000")
     rej = tmp_path / "rejects.ndjson"
-    p = batch(capture, ["--rejects", rej], nd(lines))
+    p = batch(cap, ["--rejects", rej], nd(lines))
     assert p.returncode == 65, p.stderr.decode()
-    assert_once(capture, [l for l in lines if l is not huge])
-    log = capture.requests()
+    assert_once(cap, [l for l in lines if l is not huge])
+    log = cap.requests()
     assert all(r["bytes"] <= 20000 for r in log if r["status"] == 200)
     assert any(x["outcome"] == "split" for x in receipts(p))
     rj = rejects(rej)
@@ -547,17 +623,17 @@ def test_413_split_until_it_fits(capture, tmp_path):
     assert "413" in rj[0]["reason"]
 
 
-def test_400_bisected_only_the_culprit_rejected(capture, tmp_path):
+def test_400_bisected_only_the_culprit_rejected(cap, tmp_path):
     lines = events(24)
     bad = ev("BadEvent", "someone")
     lines.insert(13, bad)
-    capture.faults("reject-event:BadEvent")
+    cap.faults("reject-event:BadEvent")
     rej = tmp_path / "rejects.ndjson"
     j = tmp_path / "j.db"
-    p = batch(capture, ["--rejects", rej, "-j", j], nd(lines))
+    p = batch(cap, ["--rejects", rej, "-j", j], nd(lines))
     assert p.returncode == 65, p.stderr.decode()
     good = [l for l in lines if l is not bad]
-    assert_once(capture, good)
+    assert_once(cap, good)
     rj = rejects(rej)
     assert len(rj) == 1
     assert rj[0]["file"] == "<stdin>" and rj[0]["line"] == 14
@@ -565,26 +641,26 @@ def test_400_bisected_only_the_culprit_rejected(capture, tmp_path):
     assert rj[0]["input"].encode() == bad
     assert "injected reject-event" in rj[0]["reason"]   # server's words
     # Bisection, not one request per event.
-    assert len(capture.requests()) <= 2 * 5 + 1
+    assert len(cap.requests()) <= 2 * 5 + 1
     out = [x["outcome"] for x in receipts(p)]
     assert out.count("rejected") == 1 and "split" in out
     assert journal_uuids(j) == {uuid_of(l) for l in good}
     assert "1 rejected" in summary(p)
     # The rejected event is not journaled: a re-run offers it again.
-    capture.faults("")
-    n = len(capture.requests())
-    p = batch(capture, ["-j", j], nd(lines))
+    cap.faults("")
+    n = len(cap.requests())
+    p = batch(cap, ["-j", j], nd(lines))
     assert p.returncode == 0
-    assert len(capture.requests()) == n + 1
-    assert records(capture)[-1][1] == bad
+    assert len(cap.requests()) == n + 1
+    assert records(cap)[-1][1] == bad
 
 
-def test_retry_for_expires(capture, tmp_path):
+def test_retry_for_expires(cap, tmp_path):
     lines = events(50)
-    capture.faults("status:503")
+    cap.faults("status:503")
     j = tmp_path / "j.db"
     t0 = time.time()
-    p = batch(capture, ["--retry-for", "1s", "--batch-size", "20", "-j", j],
+    p = batch(cap, ["--retry-for", "1s", "--batch-size", "20", "-j", j],
               nd(lines))
     took = time.time() - t0
     assert p.returncode == 1, p.stderr.decode()
@@ -593,20 +669,20 @@ def test_retry_for_expires(capture, tmp_path):
     assert "giving up" in p.stderr.decode()
     assert "gave-up" in [x["outcome"] for x in receipts(p)]
     assert "undelivered" in summary(p)
-    assert records(capture) == []
+    assert records(cap) == []
     assert journal_uuids(j) == set()
     assert journal_runs(j) == ["incomplete"]
     # Faults gone: the same command sends everything.
-    capture.faults("")
-    ok(capture, ["--batch-size", "20", "-j", j], nd(lines))
-    assert_once(capture, lines)
+    cap.faults("")
+    ok(cap, ["--batch-size", "20", "-j", j], nd(lines))
+    assert_once(cap, lines)
 
 
-def test_wrong_token_stops_at_once(capture, tmp_path):
+def test_wrong_token_stops_at_once(cap, tmp_path):
     lines = events(100)
     j = tmp_path / "j.db"
     t0 = time.time()
-    p = batch(capture, ["--batch-size", "10", "-j", j], nd(lines),
+    p = batch(cap, ["--batch-size", "10", "-j", j], nd(lines),
               token="phc_wrongtoken")
     assert time.time() - t0 < 5
     assert p.returncode == 1
@@ -617,13 +693,13 @@ def test_wrong_token_stops_at_once(capture, tmp_path):
     assert r and all(x["outcome"] == "fatal" and x["status"] == 401
                      for x in r)
     # No retries of a 401: at most the requests already in flight.
-    assert len(capture.requests()) <= 4
-    assert records(capture) == []
+    assert len(cap.requests()) <= 4
+    assert records(cap) == []
     assert journal_uuids(j) == set()
 
 
 @pytest.mark.parametrize("how", ["env", "file"])
-def test_personal_api_key_refused(capture, tmp_path, how):
+def test_personal_api_key_refused(cap, tmp_path, how):
     secret = "phx_s3cr3tPersonalKey0123456789"
     args = []
     token = secret
@@ -632,38 +708,38 @@ def test_personal_api_key_refused(capture, tmp_path, how):
         f.write_text(secret + "\n")
         args = ["--token-file", f]
         token = "phc_test"
-    p = batch(capture, args, nd(events(3)), token=token)
+    p = batch(cap, args, nd(events(3)), token=token)
     assert p.returncode == 2
     out = p.stdout + p.stderr
     assert b"personal API key" in out and b"phc_" in out
     assert secret.encode() not in out
     assert secret[4:].encode() not in out
-    assert capture.requests() == []
+    assert cap.requests() == []
 
 
-def test_other_bad_tokens_refused_before_sending(capture):
+def test_other_bad_tokens_refused_before_sending(cap):
     for t in ("phc_" + "a" * 70, "phc_\u00e9t\u00e9", "   "):
-        p = batch(capture, [], nd(events(3)), token=t)
+        p = batch(cap, [], nd(events(3)), token=t)
         assert p.returncode == 2, t
         assert t.strip().encode() not in p.stderr or not t.strip()
-    assert capture.requests() == []
+    assert cap.requests() == []
 
 
-def test_token_file_and_posthog_host(capture, tmp_path):
+def test_token_file_and_posthog_host(cap, tmp_path):
     f = tmp_path / "key"
     f.write_text("  phc_test  \n")
     lines = events(10)
     p = run([P, "--token-file", f], input=nd(lines),
             env={"POSTHOG_API_KEY": "phc_other",
-                 "POSTHOG_HOST": capture.url + "/"})
+                 "POSTHOG_HOST": cap.url + "/"})
     assert p.returncode == 0, p.stderr.decode()
-    assert_once(capture, lines)
-    assert capture.requests()[0]["path"] == "/batch/"
+    assert_once(cap, lines)
+    assert cap.requests()[0]["path"] == "/batch/"
 
 
 # ---------------------------------------------------------------- validation
 
-def test_local_validation_rejects_rest_delivered(capture, tmp_path):
+def test_local_validation_rejects_rest_delivered(cap, tmp_path):
     good = events(10)
     bad = [
         (ev("x", uid="not-a-uuid"), "uuid"),
@@ -693,11 +769,11 @@ def test_local_validation_rejects_rest_delivered(capture, tmp_path):
     f.write_bytes(nd(lines))
     rej = tmp_path / "rejects.ndjson"
     j = tmp_path / "j.db"
-    p = batch(capture, ["--rejects", rej, "-j", j, f])
+    p = batch(cap, ["--rejects", rej, "-j", j, f])
     assert p.returncode == 65, p.stderr.decode()
-    assert_once(capture, good)
+    assert_once(cap, good)
     # The stand-in never saw a bad event: no 400 at all.
-    assert [r["status"] for r in capture.requests()] == [200]
+    assert [r["status"] for r in cap.requests()] == [200]
     rj = rejects(rej)
     assert len(rj) == len(bad)
     by_line = {r["line"]: r for r in rj}
@@ -713,13 +789,13 @@ def test_local_validation_rejects_rest_delivered(capture, tmp_path):
     assert "%s:%d: rejected:" % (f, lines.index(bad[0][0]) + 1) in err
 
 
-def test_invalid_utf8_rejected_as_base64(capture, tmp_path):
+def test_invalid_utf8_rejected_as_base64(cap, tmp_path):
     good = events(3)
     badb = b'{"event":"x","distinct_id":"\xff\xfe"}'
     rej = tmp_path / "r.ndjson"
-    p = batch(capture, ["--rejects", rej], nd([good[0], badb] + good[1:]))
+    p = batch(cap, ["--rejects", rej], nd([good[0], badb] + good[1:]))
     assert p.returncode == 65
-    assert_once(capture, good)
+    assert_once(cap, good)
     r = rejects(rej)
     assert len(r) == 1 and r[0]["line"] == 2
     assert "input" not in r[0]
@@ -727,29 +803,29 @@ def test_invalid_utf8_rejected_as_base64(capture, tmp_path):
     assert base64.b64decode(r[0]["input_base64"]) == badb
 
 
-def test_max_event_bytes(capture, tmp_path):
+def test_max_event_bytes(cap, tmp_path):
     lines = events(5)
     small = min(len(l) for l in lines)
     rej = tmp_path / "r.ndjson"
-    p = batch(capture, ["--max-event-bytes", small, "--rejects", rej],
+    p = batch(cap, ["--max-event-bytes", small, "--rejects", rej],
               nd(lines))
     assert p.returncode == 65
     kept = [l for l in lines if len(l) <= small]
-    assert_once(capture, kept)
+    assert_once(cap, kept)
     assert len(rejects(rej)) == len(lines) - len(kept)
 
 
-def test_events_without_uuid_ok_without_journal(capture):
+def test_events_without_uuid_ok_without_journal(cap):
     lines = [ev("x", uid=None), ev("y", uid=None)]
-    ok(capture, [], nd(lines))
-    assert_once(capture, lines)
+    ok(cap, [], nd(lines))
+    assert_once(cap, lines)
 
 
-def test_recent_events_warned_once_with_count(capture):
+def test_recent_events_warned_once_with_count(cap):
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     lines = events(5) + [ev("new", ts=now) for _ in range(3)]
-    p = ok(capture, [], nd(lines))
-    assert_once(capture, lines)
+    p = ok(cap, [], nd(lines))
+    assert_once(cap, lines)
     err = p.stderr.decode()
     assert err.count("48 hours") == 1
     assert "3 events are less than 48 hours old" in err
@@ -757,15 +833,15 @@ def test_recent_events_warned_once_with_count(capture):
 
 # ---------------------------------------------------------------- journal
 
-def test_journal_rerun_sends_nothing(capture, tmp_path):
+def test_journal_rerun_sends_nothing(cap, tmp_path):
     lines = events(120)
     j = tmp_path / "j.db"
-    ok(capture, ["-j", j, "--batch-size", "50"], nd(lines))
-    assert_once(capture, lines)
-    n = len(capture.requests())
+    ok(cap, ["-j", j, "--batch-size", "50"], nd(lines))
+    assert_once(cap, lines)
+    n = len(cap.requests())
     assert journal_uuids(j) == {uuid_of(l) for l in lines}
-    p = ok(capture, ["-j", j, "--batch-size", "50"], nd(lines))
-    assert len(capture.requests()) == n          # 0 new requests
+    p = ok(cap, ["-j", j, "--batch-size", "50"], nd(lines))
+    assert len(cap.requests()) == n          # 0 new requests
     assert receipts(p) == []
     assert "0 delivered, 120 already delivered" in summary(p)
     assert journal_runs(j) == ["complete", "complete"]
@@ -775,27 +851,27 @@ def test_journal_rerun_sends_nothing(capture, tmp_path):
     assert cols == ["uuid"]
 
 
-def test_journal_skips_what_an_earlier_run_delivered(capture, tmp_path):
+def test_journal_skips_what_an_earlier_run_delivered(cap, tmp_path):
     lines = events(100)
     j = tmp_path / "j.db"
     journal_add(j, [uuid_of(l) for l in lines[::2]])
-    p = ok(capture, ["-j", j], nd(lines))
-    assert_once(capture, lines[1::2])
+    p = ok(cap, ["-j", j], nd(lines))
+    assert_once(cap, lines[1::2])
     assert "50 delivered, 50 already delivered" in summary(p)
     assert len(journal_uuids(j)) == 100
 
 
-def test_file_given_twice_with_journal(capture, tmp_path):
+def test_file_given_twice_with_journal(cap, tmp_path):
     lines = events(300)
     f = tmp_path / "a.ndjson"
     f.write_bytes(nd(lines))
     j = tmp_path / "j.db"
-    p = ok(capture, ["-j", j, "--batch-size", "20", f, f], b"")
-    assert_once(capture, lines)
+    p = ok(cap, ["-j", j, "--batch-size", "20", f, f], b"")
+    assert_once(cap, lines)
     assert "300 delivered" in summary(p)
 
 
-def test_duplicated_lines_sent_once(capture, tmp_path):
+def test_duplicated_lines_sent_once(cap, tmp_path):
     lines = events(40)
     # Each line twice in a row, and the same uuid written in capitals.
     doubled = []
@@ -804,47 +880,71 @@ def test_duplicated_lines_sent_once(capture, tmp_path):
     first = json.loads(lines[0])
     caps = ev(first["event"], first["distinct_id"],
               uid=first["uuid"].upper())
-    p = ok(capture, [], nd(doubled + [caps]))
-    assert_once(capture, lines)
+    p = ok(cap, [], nd(doubled + [caps]))
+    assert_once(cap, lines)
     assert "41 events had a uuid seen earlier" in p.stderr.decode()
 
 
-def test_file_given_twice_without_journal(capture, tmp_path):
+def test_file_given_twice_without_journal(cap, tmp_path):
     # Small: all of it is read before anything is answered.
     lines = events(30)
     f = tmp_path / "a.ndjson"
     f.write_bytes(nd(lines))
-    ok(capture, [f, f], b"")
-    assert_once(capture, lines)
+    ok(cap, [f, f], b"")
+    assert_once(cap, lines)
 
 
-def test_duplicates_far_apart_without_journal_sent_once(capture, tmp_path):
+def test_duplicates_far_apart_without_journal_sent_once(cap, tmp_path):
     # "Duplicate uuids within one input are sent once": also when the
     # first copy was delivered before the second is read.
     lines = events(400)
     f = tmp_path / "a.ndjson"
     f.write_bytes(nd(lines))
-    p = batch(capture, ["--batch-size", "20", f, f])
+    p = batch(cap, ["--batch-size", "20", f, f])
     assert p.returncode == 0
-    assert_once(capture, lines)
+    assert_once(cap, lines)
 
 
-def test_journal_unusable_is_runtime_error(capture, tmp_path):
-    p = batch(capture, ["-j", tmp_path], nd(events(3)))    # a directory
+def test_missing_input_file_abandons_nothing(cap, tmp_path):
+    # A file that cannot be opened, reached while requests are out: like
+    # SIGTERM, stop reading, finish the requests in flight (or send
+    # nothing at all), say so, exit 1.  Never leave PostHog holding
+    # events the journal does not.
+    lines = events(120)
+    a = tmp_path / "a.ndjson"
+    a.write_bytes(nd(lines))
+    j = tmp_path / "j.db"
+    cap.faults("slow:0.3")
+    p = batch(cap, ["-j", j, "--batch-size", "10", a,
+                    tmp_path / "missing.ndjson"])
+    assert p.returncode == 1
+    assert b"missing.ndjson" in p.stderr
+    time.sleep(0.5)                   # the stand-in finishes its sleeps
+    assert all(r["status"] is not None for r in cap.requests()), \
+        "requests abandoned in flight"
+    assert set(copies(cap)) == journal_uuids(j)
+    assert summary(p)
+    cap.faults("")
+    ok(cap, ["-j", j, a])
+    assert_once(cap, lines)
+
+
+def test_journal_unusable_is_runtime_error(cap, tmp_path):
+    p = batch(cap, ["-j", tmp_path], nd(events(3)))    # a directory
     assert p.returncode == 1
     assert b"journal" in p.stderr
-    assert capture.requests() == []
+    assert cap.requests() == []
 
 
 # ---------------------------------------------------------------- pacing
 
-def test_rate_cap(capture):
+def test_rate_cap(cap):
     lines = events(300)
     t0 = time.time()
-    ok(capture, ["--rate", "100/s", "--batch-size", "1000"], nd(lines))
+    ok(cap, ["--rate", "100/s", "--batch-size", "1000"], nd(lines))
     took = time.time() - t0
-    assert_once(capture, lines)
-    log = capture.requests()
+    assert_once(cap, lines)
+    log = cap.requests()
     # Smooth: a batch is at most a second's worth.
     assert all(r["events"] <= 100 for r in log)
     ts = sorted((r["t"], r["events"]) for r in log)
@@ -855,24 +955,24 @@ def test_rate_cap(capture):
     assert took >= 1.9
 
 
-def test_rate_per_minute(capture):
+def test_rate_per_minute(cap):
     lines = events(5)
     t0 = time.time()
-    ok(capture, ["--rate", "180/min", "--batch-size", "1000"], nd(lines))
-    assert_once(capture, lines)
+    ok(cap, ["--rate", "180/min", "--batch-size", "1000"], nd(lines))
+    assert_once(cap, lines)
     # 3 events a second, three per batch: the second batch a second later.
-    assert [r["events"] for r in capture.requests()] == [3, 2]
+    assert [r["events"] for r in cap.requests()] == [3, 2]
     assert time.time() - t0 >= 0.6
 
 
-def test_parallel_requests_overlap(capture):
+def test_parallel_requests_overlap(cap):
     lines = events(80)
-    capture.faults("slow:0.5")
+    cap.faults("slow:0.5")
     t0 = time.time()
-    ok(capture, ["--parallel", "4", "--batch-size", "10"], nd(lines))
+    ok(cap, ["--parallel", "4", "--batch-size", "10"], nd(lines))
     took = time.time() - t0
-    assert_once(capture, lines)
-    log = capture.requests()
+    assert_once(cap, lines)
+    log = cap.requests()
     assert len(log) == 8
     spans = [(r["t"], r["t"] + r["dur"]) for r in log]
     most = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
@@ -880,14 +980,14 @@ def test_parallel_requests_overlap(capture):
     assert took < 8 * 0.5 * 0.6, took
 
 
-def test_parallel_one_is_sequential_without_idling(capture):
+def test_parallel_one_is_sequential_without_idling(cap):
     lines = events(50)
-    capture.faults("slow:0.1")
+    cap.faults("slow:0.1")
     t0 = time.time()
-    ok(capture, ["--parallel", "1", "--batch-size", "10"], nd(lines))
+    ok(cap, ["--parallel", "1", "--batch-size", "10"], nd(lines))
     took = time.time() - t0
-    assert_once(capture, lines)
-    spans = sorted((r["t"], r["t"] + r["dur"]) for r in capture.requests())
+    assert_once(cap, lines)
+    spans = sorted((r["t"], r["t"] + r["dur"]) for r in cap.requests())
     assert len(spans) == 5
     assert all(spans[i][1] <= spans[i + 1][0] + 0.01
                for i in range(len(spans) - 1))
@@ -946,7 +1046,7 @@ def test_dry_run_with_journal_shows_what_would_be_sent(tmp_path):
 # ---------------------------------------------------------------- signals
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_cleanly_rerun_completes_once(capture, tmp_path, sig):
+def test_signal_stops_cleanly_rerun_completes_once(cap, tmp_path, sig):
     lines = events(300)
     f = tmp_path / "in.ndjson"
     f.write_bytes(nd(lines))
@@ -954,8 +1054,8 @@ def test_signal_stops_cleanly_rerun_completes_once(capture, tmp_path, sig):
     args = ["-j", j, "--rate", "100/s", f]
     errf = open(tmp_path / "err", "wb")
     outf = open(tmp_path / "out", "wb")
-    proc = spawn(capture, args, stdout=outf, stderr=errf)
-    assert wait_for_requests(capture, 1, proc)
+    proc = spawn(cap, args, stdout=outf, stderr=errf)
+    assert wait_for_requests(cap, 1, proc)
     time.sleep(0.3)
     proc.send_signal(sig)
     rc = proc.wait(10)
@@ -970,58 +1070,72 @@ def test_signal_stops_cleanly_rerun_completes_once(capture, tmp_path, sig):
     assert 0 < len(done) < 300
     # Requests in flight were finished and recorded: nothing was sent that
     # the journal does not hold.
-    assert set(copies(capture)) == done
+    assert set(copies(cap)) == done
     assert journal_runs(j) == ["incomplete"]
-    p = ok(capture, args)
-    assert_once(capture, lines)                   # no duplicate at all
+    p = ok(cap, args)
+    assert_once(cap, lines)                   # no duplicate at all
     assert journal_runs(j) == ["incomplete", "complete"]
     assert "%d already delivered" % len(done) in summary(p)
 
 
-def test_stdin_pipe_that_pauses(capture):
+def test_stdin_pipe_that_pauses(cap):
     # A producer that stops for longer than the linger: the partial batch
     # goes out meanwhile, and the rest later.
     lines = events(30)
-    proc = spawn(capture, ["--batch-size", "100"], stdin=subprocess.PIPE,
+    proc = spawn(cap, ["--batch-size", "100"], stdin=subprocess.PIPE,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(nd(lines[:10]))
     proc.stdin.flush()
-    assert wait_for_requests(capture, 1, proc, timeout=10)
+    assert wait_for_requests(cap, 1, proc, timeout=10)
     proc.stdin.write(nd(lines[10:]))
     proc.stdin.close()
     out = proc.stdout.read()
     err = proc.stderr.read()
     assert proc.wait(10) == 0, err
     check_sanitizers(err)
-    assert_once(capture, lines)
-    assert [r["events"] for r in capture.requests()] == [10, 20]
+    assert_once(cap, lines)
+    assert [r["events"] for r in cap.requests()] == [10, 20]
+    assert [r["events"] for r in ndjson(out)] == [10, 20]
 
 
 # ---------------------------------------------------------------- kill -9
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
+    """A file of about 100k events (20k under build/san), made by
+    amp-sample | amp-convert straight into the file."""
     n = 20000 if SAN else 100000
-    lines = converted(n, 5)[:n]
     path = tmp_path_factory.mktemp("big") / "events.ndjson"
-    path.write_bytes(nd(lines))
+    with open(path, "wb") as out:
+        a = subprocess.Popen([os.path.join(TOOLS, "amp-sample"), "-n",
+                              str(n + n // 25 + 300), "-s", "5", "--ndjson"],
+                             stdout=subprocess.PIPE)
+        subprocess.run([os.path.join(TOOLS, "amp-convert"), "-q"],
+                       stdin=a.stdout, stdout=out, check=True)
+        a.stdout.close()
+        assert a.wait() == 0
+    lines = path.read_bytes().splitlines()
+    assert len(lines) >= n
+    assert len({uuid_of(l) for l in lines}) == len(lines)
     return path, lines
 
 
-def test_kill9_at_random_moments_then_rerun(big, capture, tmp_path):
+def test_kill9_at_random_moments_then_rerun(big, fresh, tmp_path):
+    cap = fresh
     path, lines = big
     parallel, size = 4, 500
     j = tmp_path / "j.db"
     args = ["-q", "-j", j, "--parallel", parallel, "--batch-size", size,
             path]
+    total = -(-len(lines) // size)          # requests without faults
     rng = random.Random(7)
     kills = []                       # wall-clock time of each kill -9
     for _ in range(3):
-        n = len(capture.requests())
-        proc = spawn(capture, args)
+        n = cap.count()
+        proc = spawn(cap, args)
         # Kill once this run has sent a random number of requests (so the
         # kills fall early, midway and late), at a random moment after.
-        if not wait_for_requests(capture, n + rng.randint(1, 50), proc,
+        if not wait_for_requests(cap, n + rng.randint(1, total // 6), proc,
                                  timeout=60):
             break
         time.sleep(rng.uniform(0, 0.5))
@@ -1030,15 +1144,15 @@ def test_kill9_at_random_moments_then_rerun(big, capture, tmp_path):
         kills.append(time.time())
         proc.kill()
         proc.wait()
-    assert len(kills) >= 2
+    assert len(kills) == 3
     for _ in range(3):
-        p = batch(capture, args, timeout=120)
+        p = batch(cap, args, timeout=120)
         if p.returncode != 1:
             break
     assert p.returncode == 0, p.stderr.decode()
 
     want = {uuid_of(l) for l in lines}
-    c = copies(capture)
+    c = copies(cap)
     assert set(c) == want                         # every event, at least once
     assert journal_uuids(j) == want
     dup = {u: v for u, v in c.items() if len(v) > 1}
@@ -1046,7 +1160,7 @@ def test_kill9_at_random_moments_then_rerun(big, capture, tmp_path):
     assert all(len({t for _, t in v}) == 1 for v in dup.values())
     # Every copy but the last came from a request in flight at a kill:
     # sent before it, answered (just) before or after it.
-    log = answered(capture)
+    log = answered(cap)
     resent = collections.Counter()
     for v in dup.values():
         for req, _ in sorted(v)[:-1]:
@@ -1063,3 +1177,55 @@ def test_kill9_at_random_moments_then_rerun(big, capture, tmp_path):
     for k, reqs in per_kill.items():
         assert len(reqs) <= parallel, (k, reqs)
     assert len(dup) <= len(kills) * parallel * size
+
+
+# ---------------------------------------------------------------- cli
+
+def test_usage_errors_exit_2(cap):
+    for args in (["--rate", "10"], ["--rate", "0/s"], ["--rate", "5/day"],
+                 ["--parallel", "0"], ["--parallel", "65"],
+                 ["--batch-size", "0"], ["--batch-bytes", "100"],
+                 ["--gzip-level", "0"], ["--retry-for", "soon"],
+                 ["--timeout", "0"], ["--region", "ap"], ["--bogus"],
+                 ["-h"]):
+        p = batch(cap, args, nd(events(2)))
+        assert p.returncode == 2, args
+    p = run([P, "--host", "ftp://x"], input=b"", env=env_for())
+    assert p.returncode == 2 and b"http" in p.stderr
+    e = {k: v for k, v in os.environ.items() if k != "POSTHOG_HOST"}
+    e["POSTHOG_API_KEY"] = TOKEN
+    p = subprocess.run([prog(P)], input=b"", env=e,             # no host
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check_sanitizers(p.stderr)
+    assert p.returncode == 2 and b"POSTHOG_HOST" in p.stderr
+    p = run([P, "--host", cap.url], input=b"",
+            env={"POSTHOG_API_KEY": "", "POSTHOG_HOST": ""})
+    assert p.returncode == 2 and b"POSTHOG_API_KEY" in p.stderr
+    p = run([P, "--version"])
+    assert p.returncode == 0 and p.stdout.startswith(b"ph-batch (amp2ph) ")
+    assert cap.requests() == []
+
+
+def test_quiet_and_progress(cap):
+    lines = events(20)
+    p = ok(cap, ["-q"], nd(lines))
+    assert p.stderr == b""
+    p = batch(cap, ["-q", "--rejects", os.devnull], nd(lines + [b"{"]))
+    assert p.returncode == 65 and summary(p)
+    p = ok(cap, ["-p"], nd(events(30)[20:]))
+    assert b"events/s" in p.stderr
+
+
+def test_usage_matches_man_page_synopsis():
+    man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                       "man", "ph-batch.1")
+    try:
+        out = subprocess.run(["mandoc", "-Tascii", man],
+                             stdout=subprocess.PIPE, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("mandoc is not installed")
+    text = re.sub(r".\x08", "", out.decode())
+    syn = text.split("SYNOPSIS", 1)[1].split("DESCRIPTION", 1)[0]
+    usage = run([P, "-h"]).stderr.decode()
+    assert usage.startswith("usage: ")
+    assert " ".join(syn.split()) == " ".join(usage[7:].split())

@@ -229,6 +229,7 @@ def test_real_session_start_dropped_and_kept():
     snapshot = {"$os": "Mac OS X", "$browser": "Chrome",
                 "$browser_version": 137, "$device_type": "Desktop",
                 "$geoip_country_name": "United Kingdom",
+                "$geoip_country_code": "GB",
                 "$geoip_city_name": "Hemel Hempstead",
                 "$geoip_subdivision_1_name": "Hertfordshire"}
     want = {
@@ -240,6 +241,7 @@ def test_real_session_start_dropped_and_kept():
             [(k, snapshot[k]) for k in ("$os", "$browser",
                                         "$browser_version", "$device_type")]
             + [(k, snapshot[k]) for k in ("$geoip_country_name",
+                                          "$geoip_country_code",
                                           "$geoip_city_name",
                                           "$geoip_subdivision_1_name")]
             + [("$ip", "192.0.2.1"), ("$geoip_disable", True),
@@ -317,9 +319,8 @@ def test_sample_every_line_converted(tmp_path, seed):
     assert len(uuids) == len(out)
 
 
-@pytest.mark.parametrize("seed", [3, 11])
-def test_sample_deterministic(tmp_path, seed):
-    raw = sample_lines(2000, seed)
+def test_sample_deterministic(tmp_path):
+    raw = sample_lines(2000, 4)
     a = conv(["-q"], raw)
     b = conv(["-q"], raw)
     assert a.returncode == b.returncode == 0
@@ -346,7 +347,7 @@ def test_sample_big_numbers_exact():
 
 # ------------------------------------------------------------ event names
 
-@pytest.mark.parametrize("amp,ph", [
+NAMES = [
     ("[Amplitude] Page Viewed", "$pageview"),
     ("[Amplitude] Element Clicked", "$autocapture"),
     ("[Amplitude] Element Changed", "$autocapture"),
@@ -356,9 +357,12 @@ def test_sample_big_numbers_exact():
     ("session_end", "session_end"),
     ("[Amplitude] Form Started", "[Amplitude] Form Started"),
     ("Search", "Search"),
-])
-def test_event_names(amp, ph):
-    assert one(event_type=amp)["event"] == ph
+]
+
+
+def test_event_names():
+    got = [e["event"] for e in events([line(event_type=a) for a, _ in NAMES])]
+    assert got == [ph for _, ph in NAMES]
 
 
 def test_session_start_dropped_by_default():
@@ -404,7 +408,7 @@ def test_rename_keeps_the_mapping():
 
 # ------------------------------------------------------------ distinct_id
 
-@pytest.mark.parametrize("fields,want", [
+DISTINCT = [
     ({"user_id": "alice", "device_id": "d1"}, "alice"),
     ({"user_id": None, "device_id": "d1"}, "d1"),
     ({"user_id": DROP, "device_id": "d1"}, "d1"),
@@ -422,13 +426,15 @@ def test_rename_keeps_the_mapping():
     ({"user_id": "null", "device_id": "None",
       "amplitude_id": 538001826014}, "538001826014"),
     ({"user_id": "zoë.müller@exämple.de"}, "zoë.müller@exämple.de"),
-])
-def test_distinct_id(fields, want):
-    e = one(**fields)
-    assert e["distinct_id"] == want
-    # the raw ids stay available
-    if fields.get("user_id") not in (None, DROP):
-        assert e["properties"]["$amplitude_user_id"] == fields["user_id"]
+]
+def test_distinct_id():
+    got = events([line(**f) for f, _ in DISTINCT])
+    for (fields, want), e in zip(DISTINCT, got):
+        assert e["distinct_id"] == want, fields
+        # the raw ids stay available
+        if fields.get("user_id") not in (None, DROP):
+            assert e["properties"]["$amplitude_user_id"] == \
+                fields["user_id"]
 
 
 def test_no_usable_id_rejected(tmp_path):
@@ -444,28 +450,42 @@ def test_no_usable_id_rejected(tmp_path):
 
 def test_uuid_valid_kept_canonical():
     u = "e6fe6a70-8a06-11ed-9ac0-ab8bd3fc3d15"
-    for given in (u, u.upper(), "{%s}" % u, "urn:uuid:" + u,
-                  u.replace("-", "")):
-        assert one(uuid=given)["uuid"] == u, given
+    given = (u, u.upper(), "{%s}" % u, "urn:uuid:" + u, "URN:UUID:" + u,
+             u.replace("-", ""))
+    got = [e["uuid"] for e in events([line(uuid=g) for g in given])]
+    assert got == [u] * len(given)
 
 
-@pytest.mark.parametrize("bad", [None, DROP, "", "legacy-7",
-                                 "e6fe6a70-8a06-11ed-9ac0-ab8bd3fc3d1",
-                                 "g6fe6a70-8a06-11ed-9ac0-ab8bd3fc3d15",
-                                 "e6fe6a70-8a06-11ed-9ac0_ab8bd3fc3d15"])
-def test_uuid_v5_fallback(bad):
-    row = dict(BASE, app=187520, amplitude_id=9007199254740993,
-               device_id="D1", event_id=7, session_id=1704107705814,
-               client_event_time="2024-01-01 05:06:07.100000",
-               server_received_time="2024-01-01 05:06:09.000000")
-    row["$insert_id"] = "ins-1"
-    if bad is not DROP:
-        row["uuid"] = bad
-    raw = js(row).encode()
-    a = parse(conv(["-q"], raw + b"\n").stdout)[0]["uuid"]
-    b = parse(conv(["-q"], raw + b"\n").stdout)[0]["uuid"]
-    assert a == b == event_uuid(row)
-    assert uuid.UUID(a).version == 5 and UUID_RE.match(a)
+def test_uuid_v5_fallback():
+    rows = []
+    for bad in (None, DROP, "", "legacy-7",
+                "e6fe6a70-8a06-11ed-9ac0-ab8bd3fc3d1",
+                "g6fe6a70-8a06-11ed-9ac0-ab8bd3fc3d15",
+                "e6fe6a70-8a06-11ed-9ac0_ab8bd3fc3d15"):
+        row = dict(BASE, app=187520, amplitude_id=9007199254740993,
+                   device_id="D1", event_id=7, session_id=1704107705814,
+                   client_event_time="2024-01-01 05:06:07.100000",
+                   server_received_time="2024-01-01 05:06:09.000000")
+        row["$insert_id"] = "ins-1"
+        if bad is not DROP:
+            row["uuid"] = bad
+        rows.append(row)
+    data = nd([js(r).encode() for r in rows])
+    a = [e["uuid"] for e in events(data)]
+    assert a == [e["uuid"] for e in events(data)]
+    for row, u in zip(rows, a):
+        assert u == event_uuid(row), row.get("uuid")
+        assert uuid.UUID(u).version == 5 and UUID_RE.match(u)
+    # the same fields give the same uuid, whatever the bad uuid was
+    assert len(set(a)) == 1
+
+
+def test_uuid_not_a_string_rejected(tmp_path):
+    bad = line(uuid=12345)
+    rej = tmp_path / "r"
+    p = conv(["--rejects", rej], nd([bad]))
+    assert p.returncode == 65 and p.stdout == b""
+    assert read(rej) == reject_line("<stdin>", 1, "uuid is not a string", bad)
 
 
 def test_uuid_v5_distinct_for_different_rows():
@@ -480,7 +500,7 @@ def test_uuid_v5_distinct_for_different_rows():
 
 # -------------------------------------------------------------- timestamp
 
-@pytest.mark.parametrize("fields,want", [
+TIMES = [
     ({"event_time": "2024-01-01 05:06:07.123"}, "2024-01-01T05:06:07.123000Z"),
     ({"event_time": "2024-01-01 05:06:07.123456"},
      "2024-01-01T05:06:07.123456Z"),
@@ -498,9 +518,10 @@ def test_uuid_v5_distinct_for_different_rows():
     ({"event_time": DROP, "client_event_time": None,
       "server_received_time": "2024-01-03 10:00:00"},
      "2024-01-03T10:00:00.000000Z"),
-])
-def test_timestamp(fields, want):
-    assert one(**fields)["timestamp"] == want
+]
+def test_timestamp():
+    got = [e["timestamp"] for e in events([line(**f) for f, _ in TIMES])]
+    assert got == [want for _, want in TIMES]
 
 
 def test_timestamp_zoneless_is_utc_whatever_tz():
@@ -510,7 +531,7 @@ def test_timestamp_zoneless_is_utc_whatever_tz():
         assert parse(p.stdout)[0]["timestamp"] == "2024-07-01T12:00:00.000000Z"
 
 
-@pytest.mark.parametrize("fields,reason", [
+BAD_TIMES = [
     ({"event_time": "2024-02-30 00:00:00"}, "unparseable event_time"),
     ({"event_time": "2023-02-29 00:00:00"}, "unparseable event_time"),
     ({"event_time": "2024-01-01 24:00:00"}, "unparseable event_time"),
@@ -524,14 +545,16 @@ def test_timestamp_zoneless_is_utc_whatever_tz():
      "unparseable server_received_time"),
     ({"event_time": None}, "no event_time, client_event_time or "
      "server_received_time"),
-])
-def test_timestamp_rejects(tmp_path, fields, reason):
-    bad = line(**fields)
+]
+def test_timestamp_rejects(tmp_path):
+    bads = [line(**f) for f, _ in BAD_TIMES]
     rej = tmp_path / "r"
-    p = conv(["--rejects", rej], nd([bad, line()]))
+    p = conv(["--rejects", rej], nd([x for b in bads for x in (b, line())]))
     assert p.returncode == 65
-    assert len(parse(p.stdout)) == 1
-    assert read(rej) == reject_line("<stdin>", 1, reason, bad)
+    assert len(parse(p.stdout)) == len(bads)
+    assert read(rej) == b"".join(reject_line("<stdin>", 2 * i + 1, r, b)
+                                 for i, (b, (_, r)) in
+                                 enumerate(zip(bads, BAD_TIMES)))
 
 
 def test_timestamp_past_year_9999_rejected(tmp_path):
@@ -599,19 +622,21 @@ def test_page_url_when_location_null():
     assert pr.get("$current_url") == "https://a.b/c"
 
 
-@pytest.mark.parametrize("prev,want", [
-    ("https://shop.example.com/a/b?x=1#top", "/a/b"),
-    ("https://shop.example.com", "/"),
-    ("https://shop.example.com?q=1", "/"),
-    ("/relative/path?x", "/relative/path"),
-])
-def test_prev_pageview_pathname(prev, want):
-    ep = dict(PAGE)
-    ep["[Amplitude] Previous Page Location"] = prev
-    pr = props(event_type="[Amplitude] Page Viewed", platform="Web",
-               event_properties=ep)
-    assert pr["$prev_pageview_pathname"] == want
-    assert pr["[Amplitude] Previous Page Location"] == prev
+def test_prev_pageview_pathname():
+    cases = [("https://shop.example.com/a/b?x=1#top", "/a/b"),
+             ("https://shop.example.com", "/"),
+             ("https://shop.example.com?q=1", "/"),
+             ("/relative/path?x", "/relative/path")]
+    rows = []
+    for prev, _ in cases:
+        ep = dict(PAGE)
+        ep["[Amplitude] Previous Page Location"] = prev
+        rows.append(line(event_type="[Amplitude] Page Viewed",
+                         platform="Web", event_properties=ep))
+    for (prev, want), e in zip(cases, events(rows)):
+        pr = e["properties"]
+        assert pr["$prev_pageview_pathname"] == want
+        assert pr["[Amplitude] Previous Page Location"] == prev
 
 
 def test_campaign_params_percent_decoded():
@@ -774,33 +799,36 @@ def test_web_desktop_browser():
     assert "$os_name" not in pr and "$os_version" not in pr
 
 
-@pytest.mark.parametrize("ver,want", [
-    ("137", 137), ("17.4", 17.4), ("0", 0), ("17.4.1", "17.4.1"),
-    ("07", "07"), ("1.", "1."), ("beta", "beta")])
-def test_browser_version_number_when_numeric(ver, want):
+def test_browser_version_number_when_numeric():
+    cases = [("137", 137), ("17.4", 17.4), ("0", 0), ("17.4.1", "17.4.1"),
+             ("07", "07"), ("1.", "1."), ("beta", "beta")]
     p = conv(["-q"], nd([line(platform="Web", os_name="Safari",
-                              os_version=ver)]))
-    pr = parse(p.stdout)[0]["properties"]
-    assert pr["$browser_version"] == want
-    assert type(pr["$browser_version"]) is type(want)
-    if isinstance(want, (int, float)):
-        assert b'"$browser_version":' + ver.encode() + b"," in p.stdout
+                              os_version=v) for v, _ in cases]))
+    outs = p.stdout.splitlines()
+    for (ver, want), raw, e in zip(cases, outs, parse(p.stdout)):
+        got = e["properties"]["$browser_version"]
+        assert got == want and type(got) is type(want), ver
+        assert e["properties"]["$set"]["$browser_version"] == want
+        if not isinstance(want, str):
+            assert b'"$browser_version":' + ver.encode() + b"," in raw
 
 
-@pytest.mark.parametrize("fam,dtype,os_,devtype", [
-    ("Windows", "Windows", "Windows", "Desktop"),
-    ("Mac OS X", "Mac", "Mac OS X", "Desktop"),
-    (None, "Linux", "Linux", "Desktop"),
-    ("Chrome OS", "Chromebook", "Chrome OS", "Desktop"),
-    ("Apple iPhone", "Apple iPhone 15", "iOS", "Mobile"),
-    ("Apple iPad", "Apple iPad Air", "iOS", "Tablet"),
-    ("Android", "Samsung Galaxy S23", "Android", "Mobile"),
-])
-def test_web_os_and_device_type(fam, dtype, os_, devtype):
-    pr = props(platform="Web", os_name="Chrome", os_version="120",
-               device_family=fam, device_type=dtype)
-    assert (pr["$os"], pr["$device_type"]) == (os_, devtype)
-    assert (pr["$set"]["$os"], pr["$set"]["$device_type"]) == (os_, devtype)
+def test_web_os_and_device_type():
+    cases = [("Windows", "Windows", "Windows", "Desktop"),
+             ("Mac OS X", "Mac", "Mac OS X", "Desktop"),
+             (None, "Linux", "Linux", "Desktop"),
+             ("Chrome OS", "Chromebook", "Chrome OS", "Desktop"),
+             ("Apple iPhone", "Apple iPhone 15", "iOS", "Mobile"),
+             ("Apple iPad", "Apple iPad Air", "iOS", "Tablet"),
+             ("Android", "Samsung Galaxy S23", "Android", "Mobile")]
+    got = events([line(platform="Web", os_name="Chrome", os_version="120",
+                       device_family=f, device_type=d)
+                  for f, d, _, _ in cases])
+    for (fam, dtype, os_, devtype), e in zip(cases, got):
+        pr = e["properties"]
+        assert (pr["$os"], pr["$device_type"]) == (os_, devtype), dtype
+        assert (pr["$set"]["$os"], pr["$set"]["$device_type"]) == \
+            (os_, devtype)
 
 
 def test_mobile_ios_tablet():
@@ -840,7 +868,8 @@ def test_geo_ip_lib_ids():
                session_id=1704107705814, library="amplitude-swift/1.4.0")
     row["$insert_id"] = "ins-9"
     pr = props(**row)
-    want = {"$geoip_country_name": "Australia", "$geoip_city_name": "Sydney",
+    want = {"$geoip_country_name": "Australia", "$geoip_country_code": "AU",
+            "$geoip_city_name": "Sydney",
             "$geoip_subdivision_1_name": "New South Wales",
             "$geoip_latitude": -33.8688, "$geoip_longitude": 151.2093,
             "$ip": "203.0.113.90", "$geoip_disable": True, "$lib": "amp2ph",
@@ -851,9 +880,14 @@ def test_geo_ip_lib_ids():
             "$amplitude_library": "amplitude-swift/1.4.0"}
     for k, v in want.items():
         assert pr[k] == v, k
-    for k in ("$geoip_country_name", "$geoip_city_name",
-              "$geoip_subdivision_1_name"):
+    for k in ("$geoip_country_name", "$geoip_country_code",
+              "$geoip_city_name", "$geoip_subdivision_1_name"):
         assert pr["$set"][k] == want[k]
+    # a name that is no country gives no code
+    pr = props(country="Atlantis")
+    assert pr["$geoip_country_name"] == "Atlantis"
+    assert "$geoip_country_code" not in pr
+    assert props(country="korea, republic of")["$geoip_country_code"] == "KR"
 
 
 def test_nulls_give_no_keys():
@@ -871,23 +905,34 @@ def test_nulls_give_no_keys():
 
 def test_session_id_uuid_v7():
     sid = 1704107705814
-    a = props(device_id="D1", session_id=sid, event_id=1)["$session_id"]
-    b = props(device_id="D1", session_id=sid, event_id=2,
-              user_id="someone-else")["$session_id"]
-    c = props(device_id="D2", session_id=sid)["$session_id"]
-    d = props(device_id="D1", session_id=sid + 1)["$session_id"]
+    a, b, c, d, e = [x["properties"]["$session_id"] for x in events([
+        line(device_id="D1", session_id=sid, event_id=1),
+        line(device_id="D1", session_id=sid, event_id=2,
+             user_id="someone-else"),
+        line(device_id="D2", session_id=sid),
+        line(device_id="D1", session_id=sid + 1),
+        # without a device, the user's id seeds it
+        line(device_id=None, user_id="u9", session_id=sid)])]
     assert is_v7_at(a, sid) and is_v7_at(c, sid) and is_v7_at(d, sid + 1)
     assert a == b == session_uuid("D1", sid)
     assert c != a and d != a
-    # without a device, the user's id seeds it
-    e = props(device_id=None, user_id="u9", session_id=sid)["$session_id"]
     assert e == session_uuid("u9", sid)
 
 
-@pytest.mark.parametrize("sid", [-1, 0, None, DROP])
-def test_no_session_id(sid):
-    pr = props(device_id="D1", session_id=sid)
-    assert "$session_id" not in pr
+def test_no_session_id():
+    for e in events([line(device_id="D1", session_id=sid)
+                     for sid in (-1, 0, None, DROP)]):
+        assert "$session_id" not in e["properties"]
+        assert e["properties"]["$amplitude_device_id"] == "D1"
+
+
+def test_session_id_not_a_number_rejected(tmp_path):
+    bad = line(device_id="D1", session_id="1704107705814")
+    rej = tmp_path / "r"
+    p = conv(["--rejects", rej], nd([bad]))
+    assert p.returncode == 65
+    assert read(rej) == reject_line("<stdin>", 1,
+                                    "session_id is not a number", bad)
 
 
 # ----------------------------------------------------------------- groups
@@ -1080,28 +1125,40 @@ BAD = [
     (line(user_properties="x"), "user_properties is not an object"),
     (b"[" * 300 + b"]" * 300, "invalid JSON: nested deeper than 256 levels"),
     (line()[:-1] + b',"x":"\xff"}', "invalid UTF-8"),
+    (line(user_id={"id": 1}), "user_id is not a string"),
+    (line(user_id=True), "user_id is not a string"),
+    (line(device_id=[1]), "device_id is not a string"),
+    (line(groups=["org"]), "groups is not an object"),
 ]
 
 
-@pytest.mark.parametrize("bad,reason", BAD)
-def test_bad_line_rejected(tmp_path, bad, reason):
+def test_bad_lines_rejected(tmp_path):
+    """Each bad line is rejected with its reason, between good lines that
+    are all converted; the rejects file holds exactly those lines."""
     rej = tmp_path / "rejects.ndjson"
     good = line()
-    p = conv(["--rejects", rej], nd([good, bad, good]))
+    p = conv(["--rejects", rej], nd([good] + [x for b, _ in BAD
+                                             for x in (b, good)]))
     assert p.returncode == 65
-    out = parse(p.stdout)
-    assert [e["event"] for e in out] == ["Search", "Search"]
+    assert [e["event"] for e in parse(p.stdout)] == ["Search"] * (
+        len(BAD) + 1)
     got = [json.loads(l) for l in read(rej).splitlines()]
-    assert len(got) == 1
-    r = got[0]
-    assert list(r)[:3] == ["file", "line", "reason"]
-    assert (r["file"], r["line"]) == ("<stdin>", 2)
-    assert r["reason"] == reason or (reason.startswith("invalid JSON") and
-                                     r["reason"].startswith(reason + " "))
-    assert read(rej) == reject_line("<stdin>", 2, r["reason"], bad)
-    assert errs(p) == ["amp-convert: <stdin>:2: " + r["reason"],
-                       "amp-convert: 3 lines, 2 events written, 0 dropped "
-                       "by rule, 1 rejected (see %s)" % rej]
+    assert len(got) == len(BAD)
+    want = b""
+    for i, ((bad, reason), r) in enumerate(zip(BAD, got)):
+        assert list(r)[:3] == ["file", "line", "reason"]
+        assert (r["file"], r["line"]) == ("<stdin>", 2 * i + 2)
+        assert r["reason"] == reason or (
+            reason.startswith("invalid JSON") and
+            r["reason"].startswith(reason + " (near byte ")), r
+        want += reject_line("<stdin>", 2 * i + 2, r["reason"], bad)
+    assert read(rej) == want
+    assert errs(p) == ["amp-convert: <stdin>:%d: %s" % (r["line"],
+                                                        r["reason"])
+                       for r in got] + [
+        "amp-convert: %d lines, %d events written, 0 dropped by rule, %d "
+        "rejected (see %s)" % (2 * len(BAD) + 1, len(BAD) + 1, len(BAD),
+                               rej)]
 
 
 def test_invalid_json_position():
@@ -1129,17 +1186,19 @@ def test_invalid_utf8_base64_round_trip(tmp_path):
                                  for i, b in enumerate(bads))
 
 
-@pytest.mark.parametrize("s", [b"\xc0\xaf", b"\xed\xa0\x80",
-                               b"\xf5\x80\x80\x80", b"\xf4\x90\x80\x80"])
-def test_invalid_utf8_that_yajl_accepts(tmp_path, s):
+def test_invalid_utf8_that_yajl_accepts(tmp_path):
     """Overlong forms, UTF-16 surrogates and code points past U+10FFFF
     are not UTF-8: rejected like any bad UTF-8, never written out."""
-    bad = line()[:-1] + b',"event_properties":{"s":"' + s + b'"}}'
+    bads = [line()[:-1] + b',"event_properties":{"s":"' + s + b'"}}'
+            for s in (b"\xc0\xaf", b"\xed\xa0\x80", b"\xf5\x80\x80\x80",
+                      b"\xf4\x90\x80\x80")]
     rej = tmp_path / "r"
-    p = conv(["--rejects", rej], nd([bad]))
+    p = conv(["--rejects", rej], nd(bads))
     p.stdout.decode("utf-8")
     assert p.returncode == 65
-    assert read(rej) == reject_line("<stdin>", 1, "invalid UTF-8", bad)
+    assert read(rej) == b"".join(reject_line("<stdin>", i + 1,
+                                             "invalid UTF-8", b)
+                                 for i, b in enumerate(bads))
 
 
 def test_lone_surrogate_escape_not_written_as_bad_utf8():
@@ -1337,27 +1396,37 @@ def test_jq_sees_converted_event():
         ["$pageview", "u1", "https://u/"]
 
 
-@pytest.mark.parametrize("program,reason", [
+JQ_FAIL = [
     ('error("boom")', "jq error: boom"),
     ('error({"a":1})', 'jq error: {"a":1}'),
     ('.properties | keys | .[0] | .x',
      'jq error: Cannot index string with string "x"'),
     ('., error("late")', "jq error: late"),
-    (".event", "jq program produced a string, not an event object"),
-    ("., 1", "jq program produced a number, not an event object"),
-    ("null", "jq program produced a null, not an event object"),
-    ("true", "jq program produced a boolean, not an event object"),
-])
-def test_jq_failures_rejected(tmp_path, program, reason):
+    (".event", "jq program produced a value of type string, not an event object"),
+    ("., 1", "jq program produced a value of type number, not an event object"),
+    ("null", "jq program produced a value of type null, not an event object"),
+    ("true", "jq program produced a value of type boolean, not an event object"),
+]
+
+
+def test_jq_failures_rejected(tmp_path):
+    """A jq error, or an output that is not an object, rejects the line:
+    nothing of it is written, the other lines are."""
+    prog_ = "if " + "\nelif ".join(
+        '.event == "Bad%d" then %s' % (i, f)
+        for i, (f, _) in enumerate(JQ_FAIL)) + "\nelse . end"
     rej = tmp_path / "r"
-    bad = line(event_type="Bad")
-    p = conv(["--jq", 'if .event == "Bad" then %s else . end' % program,
-              "--rejects", rej], nd([line(), bad, line(event_type="Z")]))
+    bads = [line(event_type="Bad%d" % i) for i in range(len(JQ_FAIL))]
+    p = conv(["--jq", prog_, "--rejects", rej],
+             nd([x for b in bads for x in (b, line())]))
     assert p.returncode == 65
-    # nothing of the failing line is written; the others are
-    assert [e["event"] for e in parse(p.stdout)] == ["Search", "Z"]
-    assert read(rej) == reject_line("<stdin>", 2, reason, bad)
-    assert errs(p)[0] == "amp-convert: <stdin>:2: " + reason
+    assert [e["event"] for e in parse(p.stdout)] == ["Search"] * len(bads)
+    assert read(rej) == b"".join(
+        reject_line("<stdin>", 2 * i + 1, r, b)
+        for i, (b, (_, r)) in enumerate(zip(bads, JQ_FAIL)))
+    assert errs(p)[:len(bads)] == [
+        "amp-convert: <stdin>:%d: %s" % (2 * i + 1, r)
+        for i, (_, r) in enumerate(JQ_FAIL)]
 
 
 def test_jq_file(tmp_path):
@@ -1425,6 +1494,13 @@ def test_missing_file_is_runtime_error(tmp_path):
     assert len(parse(p.stdout)) == 1
     assert errs(p)[0] == "amp-convert: %s: No such file or directory" % (
         tmp_path / "nope")
+
+
+def test_unreadable_input_is_runtime_error(tmp_path):
+    p = conv([tmp_path], b"")
+    assert p.returncode == 1
+    assert errs(p)[0] == "amp-convert: %s: read error: Is a directory" % (
+        tmp_path)
 
 
 def test_rejects_file_cannot_be_opened(tmp_path):

@@ -406,7 +406,7 @@ def test_key_file_malformed(tmp_path, content):
     p = ax(["--start", DAY1, "--end", DAY1, "-o", tmp_path / "o",
             "--host", "http://127.0.0.1:9", "--key-file", kf], keys={})
     assert p.returncode == 2
-    assert b"two lines" in p.stderr
+    assert b"two non-empty lines" in p.stderr
     assert b"sekrit" not in p.stderr and b"only-one" not in p.stderr
 
 
