@@ -877,9 +877,7 @@ do_window(int64_t lo, int64_t hi)
 		/* Try again later, within --retry-for of the first failure. */
 		if (first_fail == 0)
 			first_fail = now;
-		wait = retry_backoff(attempts, 1, 60);
-		if (a.retry_after > wait)
-			wait = a.retry_after;
+		wait = retry_wait(attempts, a.retry_after);
 		if (now + wait - first_fail > opt.retry_for) {
 			note("%s: %s; giving up after %d attempts in %.0f s "
 			    "(--retry-for)", w, a.why, attempts, now - t0);

@@ -599,9 +599,7 @@ finish(struct slot *s, CURLcode cc)
 		ready_prepend(u);
 		return;
 	}
-	wait = retry_backoff(u->attempts, 1, 60);
-	if (s->retry_after >= 0)
-		wait = s->retry_after > 600 ? 600 : s->retry_after;
+	wait = retry_wait(u->attempts, s->retry_after);
 	if (c.retries <= WARN_LIMIT)
 		warnx("%s; retrying %zu events in %.1f s (attempt %d)", err,
 		    u->n, wait, u->attempts + 1);

@@ -63,3 +63,14 @@ retry_status(long status)
 	return status == 0 || status == 408 || status == 425 ||
 	    status == 429 || (status >= 500 && status <= 599);
 }
+
+double
+retry_wait(int attempt, double retry_after)
+{
+	double wait = retry_backoff(attempt, 1, 60);
+
+	/* A Retry-After past 10 minutes is a misconfigured proxy, not advice. */
+	if (retry_after > 600)
+		retry_after = 600;
+	return retry_after > wait ? retry_after : wait;
+}

@@ -446,6 +446,10 @@ def test_receipt_bytes_are_the_bytes_sent_for_every_outcome(cap):
     log = cap.requests()
     assert {x["outcome"] for x in r} == {"retry", "split", "delivered",
                                          "rejected"}
+    for x in r:
+        assert x["outcome"] in OUTCOMES
+        want = RECEIPT_KEYS + (["error"] if x["outcome"] == "retry" else [])
+        assert list(x) == want
     # "bytes" means one thing in every receipt: the body as sent, as the
     # stand-in counted it.
     assert sorted((x["status"], x["events"], x["bytes"]) for x in r) == \
