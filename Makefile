@@ -31,7 +31,7 @@ endif
 PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch
 TOOLS	= amp-sample
 COMMON	= buf cli distinct gunzip hours journal jqprog json jsonw keyset lines \
-	  natsort gzipw retry secret uuidset country utf8 \
+	  natsort gzipw retry secret stop uuidset country utf8 \
 	  outfile progress rejects src timestamp uuid xalloc zip
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)

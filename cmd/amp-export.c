@@ -35,6 +35,7 @@
 #include "progress.h"
 #include "retry.h"
 #include "secret.h"
+#include "stop.h"
 #include "src.h"
 #include "xalloc.h"
 #include "zip.h"
@@ -110,7 +111,6 @@ static int64_t		 first_recent;	/* hours from here may be incomplete */
 static struct have	*haves;
 static size_t		 nhaves;
 static struct buf	 scratch;
-static volatile sig_atomic_t stop_signal;
 static double		 started, last_progress, xfer_now;
 static int		 tty, drawn;
 static unsigned char	*vbuf;
@@ -126,14 +126,6 @@ usage(void)
 	    "                  [--timeout duration] [--allow-recent] "
 	    "[--insecure]\n");
 	exit(EXIT_USAGE);
-}
-
-static void
-on_signal(int sig)
-{
-	if (stop_signal)
-		_exit(EXIT_RUNTIME);	/* second ^C: now */
-	stop_signal = sig;
 }
 
 /* warnx(3), but first clear a progress line drawn on the terminal. */
@@ -1078,7 +1070,6 @@ main(int argc, char *argv[])
 		{ "window",		required_argument, NULL, 'w' },
 		{ NULL,			0,		   NULL, 0 }
 	};
-	struct sigaction sa;
 	double secs;
 	int64_t lo, hi;
 	int ch, rc;
@@ -1199,12 +1190,7 @@ main(int argc, char *argv[])
 	scan_dir(1);
 	setup_curl();
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);	/* a closed stdout is a write error */
+	stop_on_signals();
 	tty = isatty(STDERR_FILENO);
 	started = last_progress = monotime();
 

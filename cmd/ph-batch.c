@@ -29,6 +29,7 @@
 #include "rejects.h"
 #include "retry.h"
 #include "secret.h"
+#include "stop.h"
 #include "timestamp.h"
 #include "uuid.h"
 #include "uuidset.h"
@@ -105,7 +106,6 @@ static struct unit	*ready_head, *ready_tail, *building;
 static struct slot	*slots;
 static CURLM		*multi;
 static int		 inflight, fatal, input_done;
-static volatile sig_atomic_t stop_signal;
 static double		 tokens, last_refill, started;
 static double		 last_progress;
 static struct buf	 scratch;
@@ -123,14 +123,6 @@ usage(void)
 	    "                [--rejects file] [--max-event-bytes n] "
 	    "[--insecure] [file ...]\n");
 	exit(EXIT_USAGE);
-}
-
-static void
-on_signal(int sig)
-{
-	if (stop_signal)
-		_exit(EXIT_RUNTIME);	/* second ^C: now */
-	stop_signal = sig;
 }
 
 static void
@@ -1062,9 +1054,7 @@ main(int argc, char *argv[])
 	    (long)opt.parallel);
 	if (!opt.dry_run)
 		slots = slots_new();
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);	/* a closed stdout is a write error */
+	stop_on_signals();
 	started = last_refill = monotime();
 	tokens = batch_limit();
 	if (jdb != NULL && journal_run_begin(jdb, opt.url) == -1)

@@ -25,7 +25,6 @@
 #include "ampevent.h"
 #include "buf.h"
 #include "cli.h"
-#include "journal.h"
 #include "json.h"
 #include "jsonw.h"
 #include "lines.h"
@@ -79,7 +78,8 @@ static struct {
 } st;
 
 static struct amp_rules	 rules;
-static struct journal	*jdb;
+static sqlite3		*jdb;		/* the journal, one read snapshot */
+static sqlite3_stmt	*jhas;
 static struct json_parser *parser, *parser2;
 static FILE		*listfp;
 static struct buf	 scratch;
@@ -617,14 +617,60 @@ seen_close(void)
 	sqlite3_close(seen);
 }
 
+/*
+ * The journal, read-only and in one read transaction: every lookup and
+ * the row count see the same snapshot, even while ph-batch adds to it
+ * (in WAL mode, as ph-batch keeps it, readers do not block it), and a
+ * lookup costs no lock and no stat of its own.  journal.h's calls take a
+ * transaction each; hence SQLite directly, with journal.c's schema.
+ */
+static void
+journal_begin(void)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_open_v2(opt.journal, &jdb, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal, jdb ?
+		    sqlite3_errmsg(jdb) : "cannot open");
+	sqlite3_busy_timeout(jdb, 60000);
+	if (sqlite3_exec(jdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(jdb, "SELECT count(*) FROM delivered", -1, &s,
+	    NULL) != SQLITE_OK)
+		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
+		    sqlite3_errmsg(jdb));
+	/* The first read fixes the snapshot. */
+	if (sqlite3_step(s) != SQLITE_ROW)
+		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
+		    sqlite3_errmsg(jdb));
+	st.journal_rows = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(jdb, "SELECT 1 FROM delivered WHERE uuid = ?",
+	    -1, &jhas, NULL) != SQLITE_OK)
+		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
+		    sqlite3_errmsg(jdb));
+}
+
+static void
+journal_end(void)
+{
+	sqlite3_finalize(jhas);
+	sqlite3_exec(jdb, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(jdb);
+}
+
 static int
 delivered(const unsigned char u[16])
 {
-	int r = journal_has(jdb, u);
+	int r;
 
-	if (r == -1)
-		errx(EXIT_RUNTIME, "%s: %s", opt.journal, journal_error(jdb));
-	return r;
+	sqlite3_bind_blob(jhas, 1, u, 16, SQLITE_STATIC);
+	r = sqlite3_step(jhas);
+	sqlite3_reset(jhas);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
+		    sqlite3_errmsg(jdb));
+	return r == SQLITE_ROW;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1207,21 +1253,14 @@ col_text(sqlite3_stmt *s, int i)
 static void
 read_runs(void)
 {
-	sqlite3 *db;
+	sqlite3 *db = jdb;
 	sqlite3_stmt *s;
 
-	if (sqlite3_open_v2(opt.journal, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		sqlite3_close(db);
-		return;
-	}
-	sqlite3_busy_timeout(db, 10000);
 	if (sqlite3_prepare_v2(db, "SELECT started, updated, host, status, "
 	    "read, delivered, skipped, rejected, undelivered, requests, "
 	    "retries, bytes FROM runs ORDER BY id", -1, &s, NULL) !=
 	    SQLITE_OK) {
 		/* No runs table: a journal not (yet) written by ph-batch. */
-		sqlite3_close(db);
 		return;
 	}
 	runs = xcalloc(MAXRUNS, sizeof(*runs));
@@ -1240,7 +1279,6 @@ read_runs(void)
 	}
 	nruns = runs_total < MAXRUNS ? runs_total : MAXRUNS;
 	sqlite3_finalize(s);
-	sqlite3_close(db);
 }
 
 static const struct run *
@@ -2514,7 +2552,6 @@ main(int argc, char *argv[])
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct buf out = { 0 };
-	char err[512];
 	uint64_t u;
 	int ch, failed = 0;
 
@@ -2589,13 +2626,12 @@ main(int argc, char *argv[])
 		errx(EXIT_USAGE, "--list - and the report cannot both go to "
 		    "the standard output: give -o");
 
-	if ((jdb = journal_open(opt.journal, 1, err, sizeof(err))) == NULL)
-		errx(EXIT_RUNTIME, "journal %s", err);
+	journal_begin();
 	if (opt.list != NULL) {
 		if (strcmp(opt.list, "-") == 0)
 			listfp = stdout;
 		else if ((listfp = fopen(opt.list, "w")) == NULL)
-			errx(EXIT_RUNTIME, "%s: %s", opt.list, strerror(errno));
+			err(EXIT_RUNTIME, "%s", opt.list);
 	}
 	parser = json_parser_new();
 	parser2 = json_parser_new();
@@ -2610,7 +2646,6 @@ main(int argc, char *argv[])
 		st.read_failed |= read_export(argv[i]) == -1;
 	failed |= st.read_failed;
 	outside_rejects();
-	st.journal_rows = journal_count(jdb);
 	for (size_t i = 0; i < opt.nreceipts; i++)
 		failed |= read_receipts(opt.receipts[i]) == -1;
 	read_runs();
@@ -2656,7 +2691,7 @@ main(int argc, char *argv[])
 	kfree(&byuuid);
 	kfree(&byhash);
 	seen_close();
-	journal_close(jdb);
+	journal_end();
 	json_parser_free(parser);
 	json_parser_free(parser2);
 	amp_rules_free(&rules);
