@@ -230,6 +230,21 @@ batch_limit(void)
 	return n < 1 ? 1 : n;
 }
 
+static size_t
+envelope_len(void)
+{
+	static size_t n;
+
+	if (n == 0) {
+		struct buf b = { 0 };
+		jsonw_cstr(&b, token ? token : "<POSTHOG_API_KEY>");
+		n = strlen("{\"api_key\":,\"historical_migration\":true,"
+		    "\"batch\":[]}") + b.len;
+		buf_free(&b);
+	}
+	return n;
+}
+
 static void
 body_of(struct buf *b, const struct unit *u)
 {
@@ -299,7 +314,7 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 			return reject_line(file, line, "invalid uuid (capture "
 			    "would refuse the whole batch)", p, len, 0);
 		has_uuid = 1;
-	} else if (jdb != NULL)
+	} else if (opt.journal_path != NULL)
 		return reject_line(file, line, "no uuid: an event without one "
 		    "cannot be journaled (amp-convert always sets one)", p,
 		    len, 0);
@@ -331,7 +346,9 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 	}
 	if (building == NULL)
 		building = unit_new();
-	if (building->n > 0 && building->data.len + len > opt.batch_bytes) {
+	/* The body: envelope, the events, a comma between each two. */
+	if (building->n > 0 && envelope_len() + building->data.len +
+	    building->n + len > opt.batch_bytes) {
 		ready_append(building);
 		building = unit_new();
 	}
@@ -382,6 +399,23 @@ receipt(const struct unit *u, long status, const char *outcome,
 	buf_adds(&scratch, "}\n");
 	outfile_write(stdout, scratch.p, scratch.len, "stdout");
 	fflush(stdout);
+}
+
+static void	unit_forget(struct unit *);
+
+/*
+ * Done with u's events.  Delivered uuids stay in the pending set when
+ * there is no journal: it is then the only record that stops a later
+ * copy in the input (an overlapping export) from being sent again, at
+ * the cost of memory per event.  With a journal, the journal is that
+ * record and memory stays flat.
+ */
+static void
+unit_done(struct unit *u, int was_delivered)
+{
+	if (was_delivered && jdb == NULL)
+		return;
+	unit_forget(u);
 }
 
 static void
@@ -492,7 +526,7 @@ delivered(struct slot *s, struct unit *u, long status, double ms)
 	c.delivered += u->n;
 	receipt(u, status, "delivered", sent_bytes(s),
 	    ms, NULL);
-	unit_forget(u);
+	unit_done(u, 1);
 	unit_free(u);
 }
 
@@ -743,7 +777,7 @@ dry_run_flush(void)
 		buf_addc(&b, '\n');
 		outfile_write(stdout, b.p, b.len, "stdout");
 		c.delivered += u->n;
-		unit_forget(u);
+		unit_done(u, 1);
 		unit_free(u);
 	}
 	ready_tail = NULL;
@@ -774,7 +808,13 @@ read_input(struct input *in)
 			}
 			if (lines_open(&in->l, in->files[in->cur], MAX_LINE,
 			    1) == -1)
-				err(EXIT_RUNTIME, "%s", in->files[in->cur]);
+			{
+				/* Like a signal: finish what is in flight. */
+				warn("%s", in->files[in->cur]);
+				fatal = 1;
+				input_done = 1;
+				break;
+			}
 			in->open = 1;
 		}
 		r = lines_next(&in->l, &p, &len);
@@ -845,7 +885,7 @@ main_loop(struct input *in)
 		int running;
 		curl_multi_perform(multi, &running);
 		CURLMsg *m;
-		int left;
+		int left, finished = 0;
 		while ((m = curl_multi_info_read(multi, &left)) != NULL) {
 			struct slot *s;
 			if (m->msg != CURLMSG_DONE)
@@ -853,6 +893,7 @@ main_loop(struct input *in)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 			    (char **)&s);
 			finish(s, m->data.result);
+			finished++;
 		}
 		show_progress(0);
 		if ((fatal || stop_signal) && inflight == 0)
@@ -863,6 +904,9 @@ main_loop(struct input *in)
 		if (inflight == 0 && ready_head == NULL && input_done &&
 		    building != NULL && building->n == 0)
 			return;
+		/* A slot came free, or halves wait: start them now. */
+		if (finished > 0)
+			continue;
 		/* Sleep until input, a socket, a retry or a token is due. */
 		linger_wait = building != NULL && building->n > 0 ?
 		    LINGER - (monotime() - building->born) : 1;
@@ -1020,8 +1064,8 @@ main(int argc, char *argv[])
 	argv += optind;
 
 	if (!opt.dry_run) {
-		if (opt.host == NULL && (opt.host = getenv("POSTHOG_HOST")) ==
-		    NULL)
+		if (opt.host == NULL && ((opt.host = getenv("POSTHOG_HOST")) ==
+		    NULL || *opt.host == '\0'))
 			errx(EXIT_USAGE, "no PostHog host: give --host URL, "
 			    "--region us|eu, or set POSTHOG_HOST");
 		if ((token = secret_read("POSTHOG_API_KEY", opt.token_file,
@@ -1041,8 +1085,11 @@ main(int argc, char *argv[])
 			errx(EXIT_USAGE, "--host: expected an http:// or "
 			    "https:// URL, got %s", opt.host);
 	}
-	if (opt.journal_path != NULL && !opt.dry_run &&
-	    (jdb = journal_open(opt.journal_path, 0, err, sizeof(err))) == NULL)
+	/* A dry run reads the journal (if there is one) but never writes. */
+	if (opt.journal_path != NULL && (!opt.dry_run ||
+	    access(opt.journal_path, F_OK) == 0) &&
+	    (jdb = journal_open(opt.journal_path, opt.dry_run, err,
+	    sizeof(err))) == NULL)
 		errx(EXIT_RUNTIME, "journal %s", err);
 	rejects_open(&rej, opt.rejects_path);
 	parser = json_parser_new();
@@ -1057,7 +1104,7 @@ main(int argc, char *argv[])
 	stop_on_signals();
 	started = last_refill = monotime();
 	tokens = batch_limit();
-	if (jdb != NULL && journal_run_begin(jdb, opt.url) == -1)
+	if (jdb != NULL && !opt.dry_run && journal_run_begin(jdb, opt.url) == -1)
 		warnx("%s", journal_error(jdb));
 
 	in.files = argc > 0 ? argv : stdin_only;
@@ -1077,17 +1124,18 @@ main(int argc, char *argv[])
 		warnx("stopped by signal %d: run the same command again to "
 		    "send the rest", (int)stop_signal);
 	if (!opt.quiet || fatal || c.rejected)
-		fprintf(stderr, "ph-batch: %llu read, %llu delivered, %llu "
+		fprintf(stderr, "ph-batch: %llu read, %llu %s, %llu "
 		    "already delivered, %llu rejected, %s%llu requests, "
 		    "%llu retries, %.1f s\n",
 		    (unsigned long long)c.read,
 		    (unsigned long long)c.delivered,
+		    opt.dry_run ? "printed (dry run)" : "delivered",
 		    (unsigned long long)c.skipped,
 		    (unsigned long long)c.rejected,
 		    fatal || stop_signal ? "some undelivered, " : "",
 		    (unsigned long long)c.requests,
 		    (unsigned long long)c.retries, monotime() - started);
-	if (jdb != NULL) {
+	if (jdb != NULL && !opt.dry_run) {
 		struct journal_run jr = { c.read, c.delivered, c.skipped + c.dup,
 		    c.rejected, c.undelivered, c.requests, c.retries, c.bytes };
 		journal_run_update(jdb, &jr, fatal || stop_signal ?

@@ -634,6 +634,8 @@ journal_begin(void)
 		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal, jdb ?
 		    sqlite3_errmsg(jdb) : "cannot open");
 	sqlite3_busy_timeout(jdb, 60000);
+	/* Lookups go all over the table: map it rather than read pages. */
+	sqlite3_exec(jdb, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
 	if (sqlite3_exec(jdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(jdb, "SELECT count(*) FROM delivered", -1, &s,
 	    NULL) != SQLITE_OK)
@@ -2153,6 +2155,9 @@ write_html(struct buf *b)
 			    "reason</a>.");
 		buf_adds(b, "</p>\n");
 	}
+	if (st.c.v[C_EXPORT] == 0)
+		buf_adds(b, "<p><strong>The export read has no events: is it "
+		    "the right one?</strong></p>\n");
 	if (st.read_failed)
 		buf_adds(b, "<p><strong>The export could not be read to its "
 		    "end: these figures are incomplete.</strong></p>\n");
@@ -2503,7 +2508,7 @@ summary(void)
 {
 	uint64_t pend = st.c.v[C_PENDING], rej = rejected_total();
 
-	if (opt.quiet && pend == 0 && rej == 0)
+	if (opt.quiet && pend == 0 && rej == 0 && st.c.v[C_EXPORT] > 0)
 		return;
 	fprintf(stderr, "ph-report: %llu events in the export: %llu "
 	    "delivered, %llu dropped by rule, %llu rejected, %llu pending",
@@ -2517,6 +2522,8 @@ summary(void)
 		    (unsigned long long)st.outside);
 	fprintf(stderr, "; %llu identity merges sent\n",
 	    (unsigned long long)merges());
+	if (st.c.v[C_EXPORT] == 0)
+		warnx("the export read has no events: is it the right one?");
 	if (st.dropped_delivered)
 		warnx("%llu events dropped by the rules given are in the "
 		    "journal: were amp-convert's --drop/--keep/--rename the "

@@ -467,19 +467,19 @@ def test_batch_size_limit(cap):
 
 
 def test_batch_bytes_bounds_the_request_body(cap):
-    # Events of exactly 100 bytes: --batch-bytes 1024 fits ten events'
+    # Events of exactly 200 bytes: --batch-bytes 2048 fits ten events'
     # bytes, but not the body that carries them (envelope and commas).
     lines = []
     for i in range(40):
         e = ev("e", "u%d" % i, ts=None)
-        e = e[:-1] + b',"pad":"' + b"x" * (100 - len(e) - 9) + b'"}'
-        assert len(e) == 100
+        e = e[:-1] + b',"pad":"' + b"x" * (200 - len(e) - 9) + b'"}'
+        assert len(e) == 200
         json.loads(e)
         lines.append(e)
-    ok(cap, ["--no-gzip", "--batch-bytes", "1024"], nd(lines))
+    ok(cap, ["--no-gzip", "--batch-bytes", "2048"], nd(lines))
     assert_once(cap, lines)
     log = cap.requests()
-    assert all(r["bytes"] <= 1024 for r in log), \
+    assert all(r["bytes"] <= 2048 for r in log), \
         [r["bytes"] for r in log]
     # ... and not needlessly small either.
     assert len(log) <= 6
