@@ -28,10 +28,10 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch
+PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch ph-report
 TOOLS	= amp-sample
 COMMON	= buf cli distinct gunzip hours journal jqprog json jsonw keyset lines \
-	  natsort gzipw retry secret stop uuidset country utf8 \
+	  natsort gzipw retry secret stop uuidset country utf8 ampevent \
 	  outfile progress rejects src timestamp uuid xalloc zip
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)

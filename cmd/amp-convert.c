@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ampevent.h"
 #include "buf.h"
 #include "cli.h"
 #include "country.h"
@@ -30,30 +31,6 @@
 #define MAXLINE_DEFAULT	(16 * 1024 * 1024)
 #define WARN_LIMIT	20	/* rejects named on stderr, then a count */
 #define LIB_NAME	"amp2ph"
-
-/* Top-level Amplitude fields the mapping reads; sorted for bsearch. */
-enum field {
-	F_INSERT_ID, F_ADID, F_AMPLITUDE_ID, F_APP, F_CARRIER, F_CITY,
-	F_CLIENT_EVENT_TIME, F_COUNTRY, F_DEVICE_BRAND, F_DEVICE_CARRIER,
-	F_DEVICE_FAMILY, F_DEVICE_ID, F_DEVICE_MANUFACTURER, F_DEVICE_MODEL,
-	F_DEVICE_TYPE, F_EVENT_ID, F_EVENT_PROPERTIES, F_EVENT_TIME,
-	F_EVENT_TYPE, F_GROUP_PROPERTIES, F_GROUPS, F_IDFA, F_IP_ADDRESS,
-	F_LANGUAGE, F_LIBRARY, F_LOCATION_LAT, F_LOCATION_LNG, F_OS_NAME,
-	F_OS_VERSION, F_PLATFORM, F_REGION, F_SERVER_RECEIVED_TIME,
-	F_SESSION_ID, F_USER_ID, F_USER_PROPERTIES, F_UUID, F_VERSION_NAME,
-	NFIELDS
-};
-
-static const char *const field_names[NFIELDS] = {
-	"$insert_id", "adid", "amplitude_id", "app", "carrier", "city",
-	"client_event_time", "country", "device_brand", "device_carrier",
-	"device_family", "device_id", "device_manufacturer", "device_model",
-	"device_type", "event_id", "event_properties", "event_time",
-	"event_type", "group_properties", "groups", "idfa", "ip_address",
-	"language", "library", "location_lat", "location_lng", "os_name",
-	"os_version", "platform", "region", "server_received_time",
-	"session_id", "user_id", "user_properties", "uuid", "version_name",
-};
 
 /*
  * [Amplitude] event properties that have a PostHog name.  The element
@@ -86,16 +63,11 @@ static const char *const campaign_keys[] = {
 	"ttclid", "rdt_cid", "epik", "qclid", "sccid", "irclid", "_kx", NULL
 };
 
-struct namelist {
-	char	**v;
-	size_t	  n;
-};
-
 struct stats {
 	uint64_t	lines, written, dropped, rejected, blank;
 };
 
-static struct namelist	 drops, keeps, rename_from, rename_to;
+static struct amp_rules	 rules;
 static struct jqprog	*jq;
 static struct rejects	 rej;
 static struct stats	 st;
@@ -115,49 +87,6 @@ usage(void)
 	    "[--rejects file] [--max-line bytes]\n"
 	    "                   [file ...]\n");
 	exit(EXIT_USAGE);
-}
-
-static void
-names_add(struct namelist *l, const char *s)
-{
-	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
-	l->v[l->n++] = xstrdup(s);
-}
-
-static int
-names_has(const struct namelist *l, const char *s, size_t n)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strlen(l->v[i]) == n && memcmp(l->v[i], s, n) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * Top-level keys to fields: the sorted names bucketed by first byte, so
- * a line's 50-odd keys cost a few compares each, not a binary search.
- */
-static uint8_t field_first[256], field_count[256];
-
-static void
-field_index_init(void)
-{
-	for (int i = NFIELDS - 1; i >= 0; i--) {
-		unsigned char c = field_names[i][0];
-		field_first[c] = i;
-		field_count[c]++;
-	}
-}
-
-static int
-field_of(const struct jval *k)
-{
-	unsigned char c = k->n ? (unsigned char)k->u.s[0] : 0;
-
-	for (int i = field_first[c], e = i + field_count[c]; i < e; i++)
-		if (strcmp(field_names[i], k->u.s) == 0)
-			return i;
-	return -1;
 }
 
 static const struct jval *
@@ -242,17 +171,6 @@ obj_raw(struct obj *o, const char *k, const char *raw)
 		buf_adds(o->b, raw);
 }
 
-/* A value as a distinct-id-like string: strings as they are, numbers. */
-static int
-id_text(const struct jval *v, const char **s, size_t *n)
-{
-	if (v == NULL || (v->type != J_STR && v->type != J_NUM) || v->n == 0)
-		return 0;
-	*s = v->u.s;
-	*n = v->n;
-	return 1;
-}
-
 /* "137" -> 137, "17.1" -> 17.1: posthog-js sends $browser_version as a number. */
 static void
 obj_version_number(struct obj *o, const char *k, const struct jval *v)
@@ -277,7 +195,7 @@ obj_version_number(struct obj *o, const char *k, const struct jval *v)
 }
 
 struct amp {
-	const struct jval	*f[NFIELDS];
+	const struct jval	*f[AF_NFIELDS];
 	const struct jval	*ep;	/* event_properties, an object or NULL */
 	const struct jval	*up;	/* user_properties, an object or NULL */
 	int			 web, mobile;
@@ -287,8 +205,8 @@ struct amp {
 static void
 os_fields(const struct amp *a, const char **os, const char **devtype)
 {
-	const struct jval *dt = a->f[F_DEVICE_TYPE], *fam = a->f[F_DEVICE_FAMILY];
-	const struct jval *plat = a->f[F_PLATFORM], *osn = a->f[F_OS_NAME];
+	const struct jval *dt = a->f[AF_DEVICE_TYPE], *fam = a->f[AF_DEVICE_FAMILY];
+	const struct jval *plat = a->f[AF_PLATFORM], *osn = a->f[AF_OS_NAME];
 
 	*os = NULL;
 	*devtype = NULL;
@@ -300,7 +218,7 @@ os_fields(const struct amp *a, const char **os, const char **devtype)
 		    str_eq(osn, "Android"))
 			*os = "Android";
 		*devtype = str_has(dt, "iPad") || str_has(dt, "Tablet") ||
-		    str_has(a->f[F_DEVICE_MODEL], "iPad") ? "Tablet" : "Mobile";
+		    str_has(a->f[AF_DEVICE_MODEL], "iPad") ? "Tablet" : "Mobile";
 		return;
 	}
 	const struct jval *src = is_str(fam) ? fam : dt;
@@ -790,20 +708,20 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 	if (os != NULL)
 		obj_cstr(&s, "$os", os);
 	if (a->mobile)
-		obj_jv(&s, "$os_version", a->f[F_OS_VERSION]);
+		obj_jv(&s, "$os_version", a->f[AF_OS_VERSION]);
 	if (a->web) {
-		obj_jv(&s, "$browser", a->f[F_OS_NAME]);
+		obj_jv(&s, "$browser", a->f[AF_OS_NAME]);
 		obj_version_number(&s, "$browser_version",
-		    nonnull(a->f[F_OS_VERSION]));
+		    nonnull(a->f[AF_OS_VERSION]));
 	}
 	if (devtype != NULL)
 		obj_cstr(&s, "$device_type", devtype);
 	if (a->mobile)
-		obj_jv(&s, "$app_version", a->f[F_VERSION_NAME]);
-	obj_jv(&s, "$geoip_country_name", a->f[F_COUNTRY]);
-	add_country_code(&s, a->f[F_COUNTRY]);
-	obj_jv(&s, "$geoip_city_name", a->f[F_CITY]);
-	obj_jv(&s, "$geoip_subdivision_1_name", a->f[F_REGION]);
+		obj_jv(&s, "$app_version", a->f[AF_VERSION_NAME]);
+	obj_jv(&s, "$geoip_country_name", a->f[AF_COUNTRY]);
+	add_country_code(&s, a->f[AF_COUNTRY]);
+	obj_jv(&s, "$geoip_city_name", a->f[AF_CITY]);
+	obj_jv(&s, "$geoip_subdivision_1_name", a->f[AF_REGION]);
 	buf_addc(o->b, '}');
 set_once:
 	if (!obj_key(o, "$set_once", 9))
@@ -814,114 +732,6 @@ set_once:
 	buf_addc(o->b, '}');
 }
 
-/* A field of the wrong JSON type makes the row unusable: say which. */
-static const char *
-wrong_type(const struct amp *a)
-{
-	static const struct {
-		enum field	 f;
-		int		 num_ok;
-		const char	*why;
-	} ids[] = {
-		{ F_USER_ID, 1, "user_id is not a string" },
-		{ F_DEVICE_ID, 1, "device_id is not a string" },
-		{ F_UUID, 0, "uuid is not a string" },
-	};
-	const struct jval *v;
-
-	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		v = a->f[ids[i].f];
-		if (v != NULL && v->type != J_NULL && v->type != J_STR &&
-		    !(ids[i].num_ok && v->type == J_NUM))
-			return ids[i].why;
-	}
-	v = a->f[F_SESSION_ID];
-	if (v != NULL && v->type != J_NULL && v->type != J_NUM)
-		return "session_id is not a number";
-	v = a->f[F_GROUPS];
-	if (v != NULL && v->type != J_NULL && v->type != J_OBJ)
-		return "groups is not an object";
-	return NULL;
-}
-
-/* Name-based uuid from the fields that identify an Amplitude row. */
-static void
-derive_uuid(const struct amp *a, char *uuid)
-{
-	static const enum field keyf[] = {
-		F_APP, F_AMPLITUDE_ID, F_DEVICE_ID, F_USER_ID, F_EVENT_ID,
-		F_EVENT_TYPE, F_EVENT_TIME, F_CLIENT_EVENT_TIME, F_INSERT_ID,
-		F_SESSION_ID, F_SERVER_RECEIVED_TIME
-	};
-
-	tmp.len = 0;
-	buf_adds(&tmp, "amplitude-event");
-	for (size_t i = 0; i < sizeof(keyf) / sizeof(keyf[0]); i++) {
-		const struct jval *v = a->f[keyf[i]];
-		buf_addc(&tmp, '\x1f');
-		if (v != NULL && (v->type == J_STR || v->type == J_NUM))
-			buf_add(&tmp, v->u.s, v->n);
-	}
-	uuid_v5(tmp.p, tmp.len, uuid);
-}
-
-struct mapped {
-	const char	*event;		/* PostHog event name */
-	size_t		 event_len;
-	int		 autocapture;	/* "click" / "change" */
-	const char	*event_type;
-	int		 set_event, group_event, screen, pageview;
-};
-
-static void
-map_name(const struct jval *et, struct mapped *m)
-{
-	static const struct {
-		const char *amp, *ph, *etype;
-	} names[] = {
-		{ "[Amplitude] Page Viewed", "$pageview", NULL },
-		{ "[Amplitude] Element Clicked", "$autocapture", "click" },
-		{ "[Amplitude] Element Changed", "$autocapture", "change" },
-		{ "[Amplitude] Screen Viewed", "$screen", NULL },
-		{ "$identify", "$set", NULL },
-		{ "$groupidentify", "$groupidentify", NULL },
-		{ NULL, NULL, NULL }
-	};
-
-	memset(m, 0, sizeof(*m));
-	m->event = et->u.s;
-	m->event_len = et->n;
-	for (int i = 0; names[i].amp != NULL; i++) {
-		if (!str_eq(et, names[i].amp))
-			continue;
-		m->event = names[i].ph;
-		m->event_len = strlen(names[i].ph);
-		m->event_type = names[i].etype;
-		m->autocapture = names[i].etype != NULL;
-		m->pageview = i == 0;
-		m->screen = i == 3;
-		m->set_event = i == 4;
-		m->group_event = i == 5;
-	}
-	for (size_t i = 0; i < rename_from.n; i++)
-		if (str_eq(et, rename_from.v[i])) {
-			m->event = rename_to.v[i];
-			m->event_len = strlen(rename_to.v[i]);
-		}
-}
-
-static int
-dropped(const struct jval *et, const struct mapped *m)
-{
-	int drop = names_has(&drops, et->u.s, et->n) ||
-	    names_has(&drops, m->event, m->event_len);
-
-	if (drop && (names_has(&keeps, et->u.s, et->n) ||
-	    names_has(&keeps, m->event, m->event_len)))
-		drop = 0;
-	return drop;
-}
-
 /*
  * Convert one parsed Amplitude row into out.  Returns 1 when an event
  * was written, 0 when a rule dropped it, -1 with why set.
@@ -930,96 +740,31 @@ static int
 convert(const struct jval *root, const char **why)
 {
 	struct amp a;
-	struct mapped m;
-	const struct jval *et, *v, *gtype = NULL, *gkey = NULL;
+	struct amp_event e;
+	struct amp_name m;
+	int r;
+	const struct jval *v, *gtype = NULL, *gkey = NULL;
 	const char *did, *os, *devtype;
 	size_t didlen;
 	char uuid[UUID_STRLEN + 1], ts[TS_STRLEN + 1];
-	int64_t us;
 	struct obj o;
 
-	if (root->type != J_OBJ) {
-		*why = "not a JSON object";
-		return -1;
-	}
+	if ((r = amp_event_read(&rules, root, &e, why)) != AMP_EVENT)
+		return r;	/* AMP_REJECT -1, AMP_DROP 0: convert's own codes */
 	memset(&a, 0, sizeof(a));
-	for (uint32_t i = 0; i < root->n; i++) {
-		int f = field_of(JKEY(root, i));
-		if (f >= 0)
-			a.f[f] = JVAL(root, i);
-	}
-	et = a.f[F_EVENT_TYPE];
-	if (et == NULL || et->type == J_NULL) {
-		*why = "missing event_type";
-		return -1;
-	}
-	if (et->type != J_STR || et->n == 0) {
-		*why = "event_type is not a non-empty string";
-		return -1;
-	}
-	if ((v = a.f[F_EVENT_PROPERTIES]) != NULL && v->type != J_NULL &&
-	    v->type != J_OBJ) {
-		*why = "event_properties is not an object";
-		return -1;
-	}
-	a.ep = v != NULL && v->type == J_OBJ ? v : NULL;
-	if ((v = a.f[F_USER_PROPERTIES]) != NULL && v->type != J_NULL &&
-	    v->type != J_OBJ) {
-		*why = "user_properties is not an object";
-		return -1;
-	}
-	a.up = v != NULL && v->type == J_OBJ ? v : NULL;
-	if ((*why = wrong_type(&a)) != NULL)
-		return -1;
+	memcpy(a.f, e.row.f, sizeof(a.f));
+	a.ep = e.row.ep;
+	a.up = e.row.up;
+	m = e.name;
+	ts_format(e.us, ts);
+	did = e.did;
+	didlen = e.didlen;
+	memcpy(uuid, e.uuid, sizeof(uuid));
 
-	map_name(et, &m);
-	if (dropped(et, &m))
-		return 0;
-
-	/* timestamp: event_time, else client_event_time, else received. */
-	{
-		static const enum field tf[] = { F_EVENT_TIME,
-		    F_CLIENT_EVENT_TIME, F_SERVER_RECEIVED_TIME };
-		int found = 0;
-		for (size_t i = 0; i < 3 && !found; i++) {
-			v = a.f[tf[i]];
-			if (v == NULL || v->type == J_NULL)
-				continue;
-			if (v->type != J_STR || ts_parse(v->u.s, v->n, &us)) {
-				*why = i == 0 ? "unparseable event_time" :
-				    i == 1 ? "unparseable client_event_time" :
-				    "unparseable server_received_time";
-				return -1;
-			}
-			found = 1;
-		}
-		if (!found) {
-			*why = "no event_time, client_event_time or "
-			    "server_received_time";
-			return -1;
-		}
-		ts_format(us, ts);
-	}
-
-	/* distinct_id: user_id, else device_id, else amplitude_id. */
-	if (!id_text(a.f[F_USER_ID], &did, &didlen) ||
-	    !distinct_id_mergeable(did, didlen))
-		if (!id_text(a.f[F_DEVICE_ID], &did, &didlen) ||
-		    !distinct_id_mergeable(did, didlen))
-			if (!id_text(a.f[F_AMPLITUDE_ID], &did, &didlen)) {
-				*why = "no usable user_id, device_id or "
-				    "amplitude_id";
-				return -1;
-			}
-
-	if ((v = a.f[F_UUID]) == NULL || v->type != J_STR ||
-	    uuid_canon(v->u.s, v->n, uuid) == -1)
-		derive_uuid(&a, uuid);
-
-	a.web = str_eq(a.f[F_PLATFORM], "Web");
-	a.mobile = str_eq(a.f[F_PLATFORM], "iOS") ||
-	    str_eq(a.f[F_PLATFORM], "Android") ||
-	    str_eq(a.f[F_OS_NAME], "ios") || str_eq(a.f[F_OS_NAME], "android");
+	a.web = str_eq(a.f[AF_PLATFORM], "Web");
+	a.mobile = str_eq(a.f[AF_PLATFORM], "iOS") ||
+	    str_eq(a.f[AF_PLATFORM], "Android") ||
+	    str_eq(a.f[AF_OS_NAME], "ios") || str_eq(a.f[AF_OS_NAME], "android");
 	if (!a.web && !a.mobile && a.ep != NULL &&
 	    json_get(a.ep, "[Amplitude] Page URL") != NULL)
 		a.web = 1;
@@ -1030,7 +775,7 @@ convert(const struct jval *root, const char **why)
 	buf_add(&out, ",\"distinct_id\":", 15);
 	if (m.group_event) {
 		tmp.len = 0;
-		if (first_group(a.f[F_GROUPS], &gtype, &gkey)) {
+		if (first_group(a.f[AF_GROUPS], &gtype, &gkey)) {
 			/* posthog-js: "$<type>_<key>" */
 			buf_addc(&tmp, '$');
 			buf_add(&tmp, gtype->u.s, gtype->n);
@@ -1052,7 +797,7 @@ convert(const struct jval *root, const char **why)
 		obj_jv(&o, "$group_type", gtype);
 		obj_key(&o, "$group_key", 10);
 		jsonw_str(o.b, gkey->u.s, gkey->n);
-		const struct jval *gp = a.f[F_GROUP_PROPERTIES], *set = NULL;
+		const struct jval *gp = a.f[AF_GROUP_PROPERTIES], *set = NULL;
 		if (gp != NULL && gp->type == J_OBJ) {
 			tmp.len = 0;
 			buf_add(&tmp, gtype->u.s, gtype->n);
@@ -1092,47 +837,47 @@ convert(const struct jval *root, const char **why)
 	if (a.mobile) {
 		if (os != NULL)
 			obj_cstr(&o, "$os_name", os);
-		obj_jv(&o, "$os_version", a.f[F_OS_VERSION]);
-		v = nonnull(a.f[F_DEVICE_MANUFACTURER]);
+		obj_jv(&o, "$os_version", a.f[AF_OS_VERSION]);
+		v = nonnull(a.f[AF_DEVICE_MANUFACTURER]);
 		obj_jv(&o, "$device_manufacturer", v ? v :
-		    a.f[F_DEVICE_BRAND]);
-		obj_jv(&o, "$device_model", a.f[F_DEVICE_MODEL]);
-		obj_jv(&o, "$device_name", a.f[F_DEVICE_TYPE]);
-		obj_jv(&o, "$app_version", a.f[F_VERSION_NAME]);
-		v = nonnull(a.f[F_CARRIER]);
-		obj_jv(&o, "$network_carrier", v ? v : a.f[F_DEVICE_CARRIER]);
+		    a.f[AF_DEVICE_BRAND]);
+		obj_jv(&o, "$device_model", a.f[AF_DEVICE_MODEL]);
+		obj_jv(&o, "$device_name", a.f[AF_DEVICE_TYPE]);
+		obj_jv(&o, "$app_version", a.f[AF_VERSION_NAME]);
+		v = nonnull(a.f[AF_CARRIER]);
+		obj_jv(&o, "$network_carrier", v ? v : a.f[AF_DEVICE_CARRIER]);
 	}
 	if (a.web) {
-		obj_jv(&o, "$browser", a.f[F_OS_NAME]);
+		obj_jv(&o, "$browser", a.f[AF_OS_NAME]);
 		obj_version_number(&o, "$browser_version",
-		    nonnull(a.f[F_OS_VERSION]));
+		    nonnull(a.f[AF_OS_VERSION]));
 	}
 	if (devtype != NULL)
 		obj_cstr(&o, "$device_type", devtype);
-	obj_jv(&o, "$geoip_country_name", a.f[F_COUNTRY]);
-	add_country_code(&o, a.f[F_COUNTRY]);
-	obj_jv(&o, "$geoip_city_name", a.f[F_CITY]);
-	obj_jv(&o, "$geoip_subdivision_1_name", a.f[F_REGION]);
-	obj_jv(&o, "$geoip_latitude", a.f[F_LOCATION_LAT]);
-	obj_jv(&o, "$geoip_longitude", a.f[F_LOCATION_LNG]);
-	obj_jv(&o, "$ip", a.f[F_IP_ADDRESS]);
+	obj_jv(&o, "$geoip_country_name", a.f[AF_COUNTRY]);
+	add_country_code(&o, a.f[AF_COUNTRY]);
+	obj_jv(&o, "$geoip_city_name", a.f[AF_CITY]);
+	obj_jv(&o, "$geoip_subdivision_1_name", a.f[AF_REGION]);
+	obj_jv(&o, "$geoip_latitude", a.f[AF_LOCATION_LAT]);
+	obj_jv(&o, "$geoip_longitude", a.f[AF_LOCATION_LNG]);
+	obj_jv(&o, "$ip", a.f[AF_IP_ADDRESS]);
 	obj_raw(&o, "$geoip_disable", "true");
 	obj_cstr(&o, "$lib", LIB_NAME);
 	obj_cstr(&o, "$lib_version", AMP2PH_VERSION);
-	obj_jv(&o, "$amplitude_library", a.f[F_LIBRARY]);
-	obj_jv(&o, "$device_id", a.f[F_DEVICE_ID]);
+	obj_jv(&o, "$amplitude_library", a.f[AF_LIBRARY]);
+	obj_jv(&o, "$device_id", a.f[AF_DEVICE_ID]);
 
-	v = a.f[F_SESSION_ID];
+	v = a.f[AF_SESSION_ID];
 	if (v != NULL && v->type == J_NUM && v->u.s[0] != '-' &&
 	    strtoll(v->u.s, NULL, 10) > 0) {
 		char sid[UUID_STRLEN + 1];
-		const struct jval *d = nonnull(a.f[F_DEVICE_ID]);
+		const struct jval *d = nonnull(a.f[AF_DEVICE_ID]);
 		tmp.len = 0;
 		buf_adds(&tmp, "amplitude-session\x1f");
 		if (d == NULL)
-			d = nonnull(a.f[F_USER_ID]);
+			d = nonnull(a.f[AF_USER_ID]);
 		if (d == NULL)
-			d = nonnull(a.f[F_AMPLITUDE_ID]);
+			d = nonnull(a.f[AF_AMPLITUDE_ID]);
 		if (d != NULL && (d->type == J_STR || d->type == J_NUM))
 			buf_add(&tmp, d->u.s, d->n);
 		buf_addc(&tmp, '\x1f');
@@ -1141,13 +886,13 @@ convert(const struct jval *root, const char **why)
 		obj_str(&o, "$session_id", sid, UUID_STRLEN);
 	}
 	if (!m.group_event)
-		add_groups(&o, a.f[F_GROUPS]);
-	obj_jv(&o, "$amplitude_user_id", a.f[F_USER_ID]);
-	obj_jv(&o, "$amplitude_device_id", a.f[F_DEVICE_ID]);
-	obj_jv(&o, "$amplitude_id", a.f[F_AMPLITUDE_ID]);
-	obj_jv(&o, "$amplitude_event_id", a.f[F_EVENT_ID]);
-	obj_jv(&o, "$amplitude_session_id", a.f[F_SESSION_ID]);
-	obj_jv(&o, "$insert_id", a.f[F_INSERT_ID]);
+		add_groups(&o, a.f[AF_GROUPS]);
+	obj_jv(&o, "$amplitude_user_id", a.f[AF_USER_ID]);
+	obj_jv(&o, "$amplitude_device_id", a.f[AF_DEVICE_ID]);
+	obj_jv(&o, "$amplitude_id", a.f[AF_AMPLITUDE_ID]);
+	obj_jv(&o, "$amplitude_event_id", a.f[AF_EVENT_ID]);
+	obj_jv(&o, "$amplitude_session_id", a.f[AF_SESSION_ID]);
+	obj_jv(&o, "$insert_id", a.f[AF_INSERT_ID]);
 	if (!m.group_event)
 		add_person(&o, &a, os, devtype);
 	buf_add(&out, "}}\n", 3);
@@ -1197,11 +942,7 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len)
 
 	st.lines++;
 	/* Blank lines (spaces, tabs, a CR) are not events. */
-	size_t i;
-	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t' ||
-	    line[i] == '\r'); i++)
-		;
-	if (i == len) {
+	if (amp_line_blank(line, len)) {
 		st.blank++;
 		return;
 	}
@@ -1310,16 +1051,15 @@ main(int argc, char *argv[])
 		{ NULL,		0,			NULL, 0 }
 	};
 	const char *program = NULL, *rejects_path = NULL;
-	char *owned = NULL, err[512], *eq;
+	char *owned = NULL, err[512];
 	uint64_t u;
 	int ch, failed = 0;
 
-	names_add(&drops, "session_start");
-	field_index_init();
+	amp_rules_init(&rules);
 	while ((ch = getopt_long(argc, argv, "hqs", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			names_add(&drops, optarg);
+			amp_rules_drop(&rules, optarg);
 			break;
 		case 'j':
 			program = optarg;
@@ -1328,7 +1068,7 @@ main(int argc, char *argv[])
 			program = owned = read_file(optarg);
 			break;
 		case 'k':
-			names_add(&keeps, optarg);
+			amp_rules_keep(&rules, optarg);
 			break;
 		case 'M':
 			if (cli_u64(optarg, 1024, SIZE_MAX / 4, &u) == -1)
@@ -1343,13 +1083,9 @@ main(int argc, char *argv[])
 			rejects_path = optarg;
 			break;
 		case 'R':
-			if ((eq = strchr(optarg, '=')) == NULL ||
-			    eq == optarg || eq[1] == '\0')
+			if (amp_rules_rename(&rules, optarg) == -1)
 				errx(EXIT_USAGE, "--rename: expected OLD=NEW, "
 				    "got %s", optarg);
-			*eq = '\0';
-			names_add(&rename_from, optarg);
-			names_add(&rename_to, eq + 1);
 			break;
 		case 's':
 			strictflag = 1;
@@ -1388,6 +1124,7 @@ main(int argc, char *argv[])
 		    st.rejected && rej.path ? rej.path : "",
 		    st.rejected && rej.path ? ")" : "");
 	jqprog_free(jq);
+	amp_rules_free(&rules);
 	json_parser_free(parser);
 	free(owned);
 	buf_free(&out);

@@ -110,9 +110,9 @@ field_of(const struct jval *k)
 {
 	unsigned char c = k->n ? (unsigned char)k->u.s[0] : 0;
 
-	/* strcmp, as amp-convert has always matched keys (see ph-report.1). */
+	/* By length too: a key with an escaped NUL is not a field name. */
 	for (int i = field_first[c], e = i + field_count[c]; i < e; i++)
-		if (strcmp(amp_field_names[i], k->u.s) == 0)
+		if (json_is_str(k, amp_field_names[i]))
 			return i;
 	return -1;
 }

@@ -19,8 +19,7 @@ init(void)
 	/* What main() does before reading, without options. */
 	if (freopen("/dev/null", "w", stdout) == NULL)
 		err(1, "/dev/null");
-	names_add(&drops, "session_start");
-	field_index_init();
+	amp_rules_init(&rules);
 	rejects_open(&rej, NULL);
 	parser = json_parser_new();
 }

@@ -134,7 +134,7 @@ def test_kill9_pipeline_then_rerun(tmp_path, project, capture):
     want, _ = expected(tmp_path, src)
     env = dict(os.environ, POSTHOG_API_KEY="phc_test")
     # Slow answers so that the run lasts long enough to be killed.
-    capture.faults("slow:0.05")
+    capture.faults("slow:0.3")
     rng = random.Random(5)
     kills = 0
     for attempt in range(30):
@@ -142,7 +142,7 @@ def test_kill9_pipeline_then_rerun(tmp_path, project, capture):
                                 shell=True, env=env, start_new_session=True,
                                 stderr=subprocess.DEVNULL)
         if kills < 3:
-            time.sleep(rng.uniform(0.3, 1.5))
+            time.sleep(rng.uniform(0.1, 0.8))
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
