@@ -678,39 +678,6 @@ delivered(const unsigned char u[16])
 /* ------------------------------------------------------------------ */
 /* Reading the rejects files                                           */
 
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static void
-unbase64(struct buf *b, const char *s, size_t n)
-{
-	uint32_t acc = 0;
-	int bits = 0, v;
-
-	for (size_t i = 0; i < n; i++) {
-		if ((v = b64val((unsigned char)s[i])) < 0)
-			continue;
-		acc = acc << 6 | v;
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			buf_addc(b, (char)(acc >> bits));
-		}
-	}
-}
-
 /*
  * One line of a rejects file.  amp-convert's carry the Amplitude line:
  * its uuid is the one amp-convert would have given it, when it has one.
@@ -761,7 +728,7 @@ reject_entry(const char *path, uint64_t lineno, const char *p, size_t len,
 	if (in != NULL && in->type == J_STR)
 		buf_add(input, in->u.s, in->n);
 	else if (in64 != NULL && in64->type == J_STR)
-		unbase64(input, in64->u.s, in64->n);
+		rejects_unbase64(input, in64->u.s, in64->n);
 	from = status != NULL && status->type == J_NUM ? FROM_BATCH :
 	    FROM_CONVERT;
 

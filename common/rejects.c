@@ -43,6 +43,39 @@ base64(struct buf *b, const char *s, size_t n)
 	buf_addc(b, '"');
 }
 
+static int
+b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+void
+rejects_unbase64(struct buf *b, const char *s, size_t n)
+{
+	uint32_t acc = 0;
+	int bits = 0, v;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((v = b64val((unsigned char)s[i])) < 0)
+			continue;	/* padding, line breaks */
+		acc = acc << 6 | v;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			buf_addc(b, (char)(acc >> bits));
+		}
+	}
+}
+
 void
 rejects_add(struct rejects *r, const char *file, uint64_t line,
     const char *reason, const char *input, size_t len, int status)

@@ -28,5 +28,8 @@ void	rejects_add(struct rejects *, const char *file, uint64_t line,
 	    const char *reason, const char *input, size_t len, int status);
 /* 0, or -1 if the file could not be written completely. */
 int	rejects_close(struct rejects *);
+/* Append the bytes of an "input_base64" value to b. */
+struct buf;
+void	rejects_unbase64(struct buf *b, const char *s, size_t n);
 
 #endif
