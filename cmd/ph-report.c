@@ -25,11 +25,14 @@
 #include "ampevent.h"
 #include "buf.h"
 #include "cli.h"
+#include "htmlw.h"
 #include "json.h"
 #include "jsonw.h"
 #include "lines.h"
 #include "outfile.h"
+#include "period.h"
 #include "rejects.h"
+#include "svgchart.h"
 #include "timestamp.h"
 #include "uuid.h"
 #include "xalloc.h"
@@ -43,7 +46,6 @@
 #define RBUCKETS	120	/* receipt-order buckets in the sending chart */
 #define MAXRUNS		200	/* journal runs listed (the latest) */
 #define GAPROWS		60	/* periods with gaps listed */
-#define DAY_US		(86400LL * 1000000)
 #define NODAY		INT64_MIN
 
 /* What became of each line of the export. */
@@ -107,96 +109,7 @@ add_arg(const char ***v, size_t *n, const char *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* Text: valid UTF-8 without control characters, for HTML and JSON     */
-
-/* Next code point of s (n > 0): its length, or -1 for a bad byte. */
-static int
-utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned need;
-	uint32_t c = s[0];
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		c &= 0x07;
-	} else
-		return -1;
-	if (n <= need)
-		return -1;
-	for (unsigned i = 1; i <= need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((need == 1 && c < 0x80) || (need == 2 && (c < 0x800 ||
-	    (c >= 0xd800 && c <= 0xdfff))) || (need == 3 && (c < 0x10000 ||
-	    c > 0x10ffff)))
-		return -1;
-	*cp = c;
-	return need + 1;
-}
-
-/*
- * s as text a page can show: bad bytes, control characters (but tab and
- * newline) and non-characters become U+FFFD.  With html, &<>"' are
- * escaped.  At most max bytes of s are read (an ellipsis marks a cut).
- */
-static void
-put_text(struct buf *b, const char *s, size_t n, int html, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, lim = n > max ? max : n;
-
-	while (i < lim) {
-		uint32_t cp;
-		int k = utf8_next(p + i, n - i, &cp);
-
-		if (k < 0 || (cp < 0x20 && cp != '\t' && cp != '\n') ||
-		    (cp >= 0x7f && cp <= 0x9f) || (cp >= 0xfdd0 &&
-		    cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe) {
-			buf_adds(b, "\xef\xbf\xbd");
-			i += k < 0 ? 1 : (size_t)k;
-			continue;
-		}
-		if (html && cp == '&')
-			buf_adds(b, "&amp;");
-		else if (html && cp == '<')
-			buf_adds(b, "&lt;");
-		else if (html && cp == '>')
-			buf_adds(b, "&gt;");
-		else if (html && cp == '"')
-			buf_adds(b, "&quot;");
-		else if (html && cp == '\'')
-			buf_adds(b, "&#39;");
-		else
-			buf_add(b, p + i, k);
-		i += k;
-	}
-	if (lim < n)
-		buf_adds(b, "\xe2\x80\xa6");
-}
-
-static void
-html(struct buf *b, const char *s, size_t n)
-{
-	put_text(b, s, n, 1, SIZE_MAX);
-}
-
-static void
-htmls(struct buf *b, const char *s)
-{
-	html(b, s, strlen(s));
-}
+/* JSON strings of any bytes, made valid UTF-8                         */
 
 /* A JSON string of s made valid UTF-8 first. */
 static void
@@ -204,7 +117,7 @@ jstr(struct buf *b, const char *s, size_t n)
 {
 	struct buf t = { 0 };
 
-	put_text(&t, s, n, 0, SIZE_MAX);
+	htmlw_clean(&t, s, n, 0, SIZE_MAX);
 	jsonw_str(b, t.p ? t.p : "", t.len);
 	buf_free(&t);
 }
@@ -213,51 +126,6 @@ static void
 jstrs(struct buf *b, const char *s)
 {
 	jstr(b, s, strlen(s));
-}
-
-/* 1234567 -> "1,234,567" */
-static void
-put_num(struct buf *b, uint64_t v)
-{
-	char t[32], o[48];
-	int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v), k = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			o[k++] = ',';
-		o[k++] = t[i];
-	}
-	buf_add(b, o, k);
-}
-
-static const char *
-fmt_num(uint64_t v)
-{
-	static char ring[8][48];
-	static int r;
-	struct buf t = { 0 };
-
-	put_num(&t, v);
-	r = (r + 1) % 8;
-	snprintf(ring[r], sizeof(ring[r]), "%.*s", (int)t.len, t.p);
-	buf_free(&t);
-	return ring[r];
-}
-
-static void
-day_text(int64_t day, char *out)	/* out: 11 bytes, "YYYY-MM-DD" */
-{
-	char t[TS_STRLEN + 1];
-
-	ts_format(day * DAY_US, t);
-	memcpy(out, t, 10);
-	out[10] = '\0';
-}
-
-static int64_t
-floordiv(int64_t a, int64_t b)
-{
-	return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -468,14 +336,14 @@ reason_example(size_t ri, const char *file, uint64_t line, const char *s,
 
 	if (r->nex >= NEX)
 		return;
-	put_text(&t, file, strlen(file), 0, 200);
+	htmlw_clean(&t, file, strlen(file), 0, 200);
 	snprintf(w, sizeof(w), ":%llu", (unsigned long long)line);
 	buf_adds(&t, w);
 	buf_addc(&t, '\0');
 	r->ex[r->nex].where = t.p;
 	t.p = NULL;
 	t.len = t.cap = 0;
-	put_text(&t, s, n, 0, EXAMPLE_BYTES);
+	htmlw_clean(&t, s, n, 0, EXAMPLE_BYTES);
 	buf_addc(&t, '\0');
 	r->ex[r->nex].text = t.p;
 	r->nex++;
@@ -924,9 +792,9 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len,
 		ti = type_of(et->u.s, et->n, e.name.event, e.name.event_len);
 	}
 	if (r == AMP_EVENT)
-		day = floordiv(e.us, DAY_US);
+		day = day_of_us(e.us);
 	else if (root->type == J_OBJ && amp_row_time(&e.row, &us, &tw) == 0)
-		day = floordiv(us, DAY_US);
+		day = day_of_us(us);
 
 	if (r == AMP_REJECT) {
 		why = refused(file, lineno, line, len, why, &ri);
@@ -1271,9 +1139,6 @@ run_seconds(const struct run *r)
 /* ------------------------------------------------------------------ */
 /* Periods for the chart                                               */
 
-enum { P_DAY, P_WEEK, P_MONTH, P_YEAR };
-static const char *const pname[] = { "day", "week", "month", "year" };
-
 struct period {
 	char		label[11];
 	struct counts	c;
@@ -1283,51 +1148,6 @@ static struct period	*periods;
 static size_t		 nperiods;
 static int		 punit;
 static int64_t		 dmin, dmax;
-
-static void
-civil(int64_t day, int *y, int *m)
-{
-	char t[11];
-
-	day_text(day, t);
-	*y = atoi(t);
-	*m = atoi(t + 5);
-}
-
-static int64_t
-period_of(int64_t day, int unit)
-{
-	int y, m;
-
-	switch (unit) {
-	case P_DAY:
-		return day;
-	case P_WEEK:	/* weeks from Monday; 1970-01-01 was a Thursday */
-		return floordiv(day + 3, 7);
-	default:
-		civil(day, &y, &m);
-		return unit == P_MONTH ? (int64_t)y * 12 + (m - 1) : y;
-	}
-}
-
-static void
-period_label(int64_t p, int unit, char *out)
-{
-	switch (unit) {
-	case P_DAY:
-		day_text(p, out);
-		break;
-	case P_WEEK:
-		day_text(p * 7 - 3, out);
-		break;
-	case P_MONTH:
-		snprintf(out, 11, "%04d-%02d", (int)(p / 12),
-		    (int)(p % 12) + 1);
-		break;
-	default:
-		snprintf(out, 11, "%04d", (int)p);
-	}
-}
 
 static void
 make_periods(void)
@@ -1350,7 +1170,8 @@ make_periods(void)
 			    MAXBARS)
 				break;
 	} else
-		for (punit = P_DAY; strcmp(pname[punit], opt.by) != 0; punit++)
+		for (punit = P_DAY; strcmp(period_name[punit], opt.by) != 0;
+		    punit++)
 			;
 	p0 = period_of(dmin, punit);
 	p1 = period_of(dmax, punit);
@@ -1544,7 +1365,7 @@ write_json(struct buf *b)
 	buf_addc(b, ']');
 
 	jsonw_key(b, "period", &f);
-	jsonw_cstr(b, pname[punit]);
+	jsonw_cstr(b, period_name[punit]);
 	jsonw_key(b, "periods", &f);
 	buf_addc(b, '[');
 	for (size_t i = 0; i < nperiods; i++) {
@@ -1805,143 +1626,56 @@ static const char css[] =
 "@page{margin:14mm}\n"
 "}\n";
 
-/* A round step for about n gridlines up to max. */
-static uint64_t
-nice_step(uint64_t max, int n)
-{
-	uint64_t raw = max / n + 1, p = 1;
-
-	while (p * 10 <= raw)
-		p *= 10;
-	if (raw <= p)
-		return p;
-	if (raw <= 2 * p)
-		return 2 * p;
-	if (raw <= 5 * p)
-		return 5 * p;
-	return 10 * p;
-}
-
-static void
-short_num(char *out, size_t n, uint64_t v)
-{
-	if (v >= 10000000000ULL)
-		snprintf(out, n, "%lluG", (unsigned long long)(v / 1000000000));
-	else if (v >= 10000000)
-		snprintf(out, n, "%lluM", (unsigned long long)(v / 1000000));
-	else if (v >= 10000)
-		snprintf(out, n, "%lluk", (unsigned long long)(v / 1000));
-	else
-		snprintf(out, n, "%llu", (unsigned long long)v);
-}
-
-#define CW	1000	/* chart viewBox width */
-#define CL	64	/* left margin: y labels */
-#define CR	10
-
-/* Y grid and labels for a plot from y0 (bottom) up h, values to max. */
-static uint64_t
-y_axis(struct buf *b, uint64_t max, int y0, int h)
-{
-	uint64_t step = nice_step(max ? max : 1, 4), top;
-	char t[32];
-
-	top = ((max ? max : 1) + step - 1) / step * step;
-	for (uint64_t v = 0; v <= top; v += step) {
-		double y = y0 - (double)v / top * h;
-		buf_printf(b, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" "
-		    "y1=\"%.1f\" "
-		    "y2=\"%.1f\"/>", CL, CW - CR, y, y);
-		short_num(t, sizeof(t), v);
-		buf_printf(b, "<text x=\"%d\" y=\"%.1f\" "
-		    "text-anchor=\"end\">%s</text>",
-		    CL - 6, y + 4, t);
-	}
-	buf_printf(b, "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%d\" "
-	    "y2=\"%d\"/>",
-	    CL, CW - CR, y0, y0);
-	return top;
-}
-
 static void
 chart_periods(struct buf *b)
 {
-	const int top = 10, h = 230, y0 = top + h, H = y0 + 44;
 	static const int order[4] = { C_DELIVERED, C_DROPPED, C_REJECTED,
 	    C_PENDING };
 	static const char *const cls[4] = { "del", "drop", "rej", "pen" };
-	uint64_t max = 0, ymax;
-	double slot, bw, x0;
+	struct svgchart ch = { .top = 10, .h = 230, .below = 44,
+	    .maxslot = 70, .center = 1 };
+	char t[512];
+	uint64_t max = 0, v[4];
 	size_t every;
 
 	for (size_t i = 0; i < nperiods; i++)
 		if (periods[i].c.v[C_EXPORT] > max)
 			max = periods[i].c.v[C_EXPORT];
-	slot = (double)(CW - CL - CR) / nperiods;
-	if (slot > 70)
-		slot = 70;
-	bw = slot > 3 ? slot * 0.8 : slot;
-	x0 = CL + ((CW - CL - CR) - slot * nperiods) / 2;
-	buf_printf(b, "<svg viewBox=\"0 0 %d %d\" role=\"img\" "
-	    "aria-label=\"Events "
-	    "per %s: in the export and delivered\">", CW, H, pname[punit]);
-	ymax = y_axis(b, max, y0, h);
+	snprintf(t, sizeof(t), "Events per %s: in the export and delivered",
+	    period_name[punit]);
+	svgchart_begin(&ch, b, nperiods, max, t);
 	for (size_t i = 0; i < nperiods; i++) {
 		const struct counts *c = &periods[i].c;
-		double x = x0 + slot * i + (slot - bw) / 2, y = y0;
-		buf_adds(b, "<g><title>");
-		htmls(b, periods[i].label);
-		buf_printf(b, ": %s in the export, %s delivered, %s dropped by "
-		    "rule, "
-		    "%s rejected, %s pending</title>",
-		    fmt_num(c->v[C_EXPORT]), fmt_num(c->v[C_DELIVERED]),
-		    fmt_num(c->v[C_DROPPED]), fmt_num(c->v[C_REJECTED]),
-		    fmt_num(c->v[C_PENDING]));
-		for (int k = 0; k < 4; k++) {
-			uint64_t v = c->v[order[k]];
-			if (v == 0)
-				continue;
-			double hh = (double)v / ymax * h;
-			if (hh < 0.6)
-				hh = 0.6;	/* one event still shows */
-			y -= hh;
-			buf_printf(b, "<rect class=\"%s\" x=\"%.2f\" "
-			    "y=\"%.2f\" "
-			    "width=\"%.2f\" height=\"%.2f\"/>", cls[k], x, y,
-			    bw, hh);
-		}
-		/* The gap marker: below the axis, where it cannot hide. */
-		if (c->v[C_PENDING] + c->v[C_REJECTED] > 0)
-			buf_printf(b, "<rect class=\"mark\" x=\"%.2f\" "
-			    "y=\"%d\" "
-			    "width=\"%.2f\" height=\"6\"/>", x, y0 + 3,
-			    bw < 2 ? 2 : bw);
-		buf_adds(b, "</g>");
+		snprintf(t, sizeof(t), "%s: %s in the export, %s delivered, "
+		    "%s dropped by rule, %s rejected, %s pending",
+		    periods[i].label, htmlw_num(c->v[C_EXPORT]),
+		    htmlw_num(c->v[C_DELIVERED]), htmlw_num(c->v[C_DROPPED]),
+		    htmlw_num(c->v[C_REJECTED]), htmlw_num(c->v[C_PENDING]));
+		for (int k = 0; k < 4; k++)
+			v[k] = c->v[order[k]];
+		svgchart_bar(&ch, i, t, v, cls, 4, c->v[C_PENDING] +
+		    c->v[C_REJECTED] > 0);
 	}
-	/* Labels about 75 units wide: one every so many bars. */
-	every = (size_t)(75 / slot) + 1;
-	if (punit >= P_MONTH)
-		every = (size_t)((punit == P_MONTH ? 55 : 40) / slot) + 1;
-	for (size_t i = 0; i < nperiods; i += every) {
-		double x = x0 + slot * i + slot / 2;
-		buf_printf(b, "<text x=\"%.1f\" y=\"%d\" "
-		    "text-anchor=\"middle\">%s"
-		    "</text>", x, y0 + 24, periods[i].label);
-	}
-	buf_adds(b, "</svg>\n");
+	/* Labels of a day or week, month or year: one every so many bars. */
+	every = svgchart_every(&ch, punit < P_MONTH ? 75 :
+	    punit == P_MONTH ? 55 : 40);
+	for (size_t i = 0; i < nperiods; i += every)
+		svgchart_xlabel(&ch, i, periods[i].label);
+	svgchart_end(&ch);
 }
 
 static void
 chart_receipts(struct buf *b)
 {
-	const int top = 24, h = 150, y0 = top + h, H = y0 + 34;
 	static const int order[5] = { O_DELIVERED, O_SPLIT, O_REJECTED,
 	    O_RETRY, O_FATAL };
 	static const char *const cls[5] = { "del", "spl", "pen", "rej",
 	    "fat" };
+	struct svgchart ch = { .top = 24, .h = 150, .below = 34,
+	    .maxslot = 40 };
+	char t[512];
 	size_t nb = 0;
-	uint64_t max = 0, ymax, mmax = 0;
-	double slot, bw;
+	uint64_t max = 0, mmax = 0, v[5], mean[RBUCKETS];
 
 	while (nb < RBUCKETS && rc.b[nb].req)
 		nb++;
@@ -1950,69 +1684,43 @@ chart_receipts(struct buf *b)
 	for (size_t i = 0; i < nb; i++) {
 		if (rc.b[i].req > max)
 			max = rc.b[i].req;
-		if (rc.b[i].ms / rc.b[i].req > mmax)
-			mmax = rc.b[i].ms / rc.b[i].req;
+		mean[i] = rc.b[i].ms / rc.b[i].req;
+		if (mean[i] > mmax)
+			mmax = mean[i];
 	}
-	slot = (double)(CW - CL - CR) / nb;
-	if (slot > 40)
-		slot = 40;
-	bw = slot > 3 ? slot * 0.8 : slot;
-	buf_printf(b, "<svg viewBox=\"0 0 %d %d\" role=\"img\" "
-	    "aria-label=\"Requests "
-	    "in receipt order, by outcome\">", CW, H);
-	ymax = y_axis(b, max, y0, h);
+	svgchart_begin(&ch, b, nb, max,
+	    "Requests in receipt order, by outcome");
 	for (size_t i = 0; i < nb; i++) {
 		const struct rbucket *r = &rc.b[i];
-		double x = CL + slot * i + (slot - bw) / 2, y = y0;
-		buf_printf(b, "<g><title>requests %s to %s: %s delivered (%s "
-		    "events), "
-		    "%s retried, %s split, %s rejected, mean %s ms</title>",
-		    fmt_num(i * rc.per + 1), fmt_num(i * rc.per + r->req),
-		    fmt_num(r->out[O_DELIVERED]), fmt_num(r->events),
-		    fmt_num(r->out[O_RETRY]), fmt_num(r->out[O_SPLIT]),
-		    fmt_num(r->out[O_REJECTED]), fmt_num(r->ms / r->req));
-		for (int k = 0; k < 5; k++) {
-			uint64_t v = r->out[order[k]];
-			if (order[k] == O_FATAL)
-				v += r->out[O_GAVEUP] + r->out[O_OTHER];
-			if (v == 0)
-				continue;
-			double hh = (double)v / ymax * h;
-			if (hh < 0.6)
-				hh = 0.6;
-			y -= hh;
-			buf_printf(b, "<rect class=\"%s\" x=\"%.2f\" "
-			    "y=\"%.2f\" "
-			    "width=\"%.2f\" height=\"%.2f\"/>", cls[k], x, y,
-			    bw, hh);
-		}
-		buf_adds(b, "</g>");
+		snprintf(t, sizeof(t), "requests %s to %s: %s delivered (%s "
+		    "events), %s retried, %s split, %s rejected, mean %s ms",
+		    htmlw_num(i * rc.per + 1), htmlw_num(i * rc.per + r->req),
+		    htmlw_num(r->out[O_DELIVERED]), htmlw_num(r->events),
+		    htmlw_num(r->out[O_RETRY]), htmlw_num(r->out[O_SPLIT]),
+		    htmlw_num(r->out[O_REJECTED]), htmlw_num(mean[i]));
+		for (int k = 0; k < 5; k++)
+			v[k] = r->out[order[k]];
+		v[4] += r->out[O_GAVEUP] + r->out[O_OTHER];
+		svgchart_bar(&ch, i, t, v, cls, 5, 0);
 	}
 	/* Mean latency per bucket, on its own scale (right edge label). */
-	buf_adds(b, "<polyline class=\"lat\" points=\"");
-	for (size_t i = 0; i < nb; i++)
-		buf_printf(b, "%s%.1f,%.1f", i ? " "
-		    "" : "", CL + slot * i + slot / 2,
-		    y0 - (double)(rc.b[i].ms / rc.b[i].req) / (mmax ? mmax :
-		    1) * h * 0.95);
-	buf_adds(b, "\"/>");
-	buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">blue "
-	    "line: mean ms per request, top %s ms</text>", CW - CR, top - 8,
-	    fmt_num(mmax));
-	buf_printf(b, "<text x=\"%d\" y=\"%d\">requests per bar</text>", CL,
-	    top - 8);
-	buf_printf(b, "<text x=\"%d\" y=\"%d\">request 1</text>", CL, y0 + 20);
-	buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\">request %s"
-	    "</text>", CL + slot * nb, y0 + 20, fmt_num(rc.requests));
-	buf_adds(b, "</svg>\n");
+	svgchart_line(&ch, "lat", mean, mmax);
+	snprintf(t, sizeof(t), "blue line: mean ms per request, top %s ms",
+	    htmlw_num(mmax));
+	svgchart_caption(&ch, SVGC_TOP_RIGHT, t);
+	svgchart_caption(&ch, SVGC_TOP_LEFT, "requests per bar");
+	svgchart_caption(&ch, SVGC_BELOW_LEFT, "request 1");
+	snprintf(t, sizeof(t), "request %s", htmlw_num(rc.requests));
+	svgchart_caption(&ch, SVGC_BELOW_END, t);
+	svgchart_end(&ch);
 }
 
 static void
 card(struct buf *b, const char *cls, uint64_t v, const char *label)
 {
 	buf_printf(b, "<div class=\"card %s\"><div class=\"n\">%s</div>"
-	    "<div class=\"l\">", cls, fmt_num(v));
-	htmls(b, label);
+	    "<div class=\"l\">", cls, htmlw_num(v));
+	htmlw_texts(b, label);
 	buf_adds(b, "</div></div>\n");
 }
 
@@ -2020,9 +1728,9 @@ static void
 td_num(struct buf *b, uint64_t v, const char *cls)
 {
 	if (v && cls)
-		buf_printf(b, "<td class=\"n %s\">%s</td>", cls, fmt_num(v));
+		buf_printf(b, "<td class=\"n %s\">%s</td>", cls, htmlw_num(v));
 	else
-		buf_printf(b, "<td class=\"n\">%s</td>", fmt_num(v));
+		buf_printf(b, "<td class=\"n\">%s</td>", htmlw_num(v));
 }
 
 static void
@@ -2080,13 +1788,13 @@ write_html(struct buf *b)
 	buf_adds(b, "</style>\n</head>\n<body>\n<header>\n"
 	    "<h1>Amplitude to PostHog migration report</h1>\n"
 	    "<p class=\"meta\">Journal <code>");
-	htmls(b, opt.journal);
+	htmlw_texts(b, opt.journal);
 	buf_adds(b, "</code> &middot; export read from ");
 	if (opt.ninputs == 0)
 		buf_adds(b, "<code>standard input</code>");
 	for (size_t i = 0; i < opt.ninputs; i++) {
 		buf_adds(b, i ? ", <code>" : "<code>");
-		htmls(b, opt.inputs[i]);
+		htmlw_texts(b, opt.inputs[i]);
 		buf_adds(b, "</code>");
 	}
 	buf_printf(b, " &middot; made %.10s %.8s UTC by ph-report %s</p>\n"
@@ -2098,20 +1806,20 @@ write_html(struct buf *b)
 	if (complete) {
 		buf_printf(b, "<h2>Migration complete</h2>\n<p>Every event of "
 		    "the "
-		    "export is in PostHog: %s delivered", fmt_num(
+		    "export is in PostHog: %s delivered", htmlw_num(
 		    st.c.v[C_DELIVERED]));
 		if (st.c.v[C_DROPPED])
-			buf_printf(b, ", %s dropped by a mapping rule", fmt_num(
-			    st.c.v[C_DROPPED]));
+			buf_printf(b, ", %s dropped by a mapping rule",
+			    htmlw_num(st.c.v[C_DROPPED]));
 		buf_adds(b, "; nothing pending, nothing rejected.</p>\n");
 	} else {
 		buf_printf(b, "<h2>Migration not complete: %s pending, %s "
 		    "rejected"
-		    "</h2>\n<p>", fmt_num(pend), fmt_num(rej));
+		    "</h2>\n<p>", htmlw_num(pend), htmlw_num(rej));
 		buf_printf(b, "%s of %s events of the export are in PostHog "
-		    "(%s dropped by a mapping rule).", fmt_num(
-		    st.c.v[C_DELIVERED]), fmt_num(st.c.v[C_EXPORT]),
-		    fmt_num(st.c.v[C_DROPPED]));
+		    "(%s dropped by a mapping rule).", htmlw_num(
+		    st.c.v[C_DELIVERED]), htmlw_num(st.c.v[C_EXPORT]),
+		    htmlw_num(st.c.v[C_DROPPED]));
 		if (pend)
 			buf_adds(b, " Pending events were never acknowledged "
 			    "by PostHog: run the same pipeline again to send "
@@ -2133,7 +1841,7 @@ write_html(struct buf *b)
 		    "given to "
 		    "ph-report drop are in the journal: give ph-report the "
 		    "same --drop, --keep and --rename as amp-convert."
-		    "</strong></p>\n", fmt_num(st.dropped_delivered));
+		    "</strong></p>\n", htmlw_num(st.dropped_delivered));
 	buf_adds(b, "</section>\n<section class=\"cards\">\n");
 	card(b, "", st.c.v[C_EXPORT], "events in the export");
 	card(b, "drop", st.c.v[C_DROPPED], "dropped by a mapping rule");
@@ -2145,7 +1853,7 @@ write_html(struct buf *b)
 
 	/* Per period. */
 	buf_printf(b, "<section id=\"periods\">\n<h2>Events per %s</h2>\n",
-	    pname[punit]);
+	    period_name[punit]);
 	if (nperiods == 0)
 		buf_adds(b, "<p>No event of the export has a usable time."
 		    "</p>\n");
@@ -2156,8 +1864,8 @@ write_html(struct buf *b)
 		    "Each bar is the %s's events in the export: delivered, "
 		    "dropped by rule, rejected and pending stacked; a red "
 		    "mark under a bar flags a %s with events not delivered."
-		    "</p>\n", d1, d2, pname[punit], pname[punit],
-		    pname[punit]);
+		    "</p>\n", d1, d2, period_name[punit], period_name[punit],
+		    period_name[punit]);
 		chart_periods(b);
 		buf_adds(b, "<p class=\"legend\">"
 		    "<span class=\"key del\"></span>delivered"
@@ -2170,9 +1878,11 @@ write_html(struct buf *b)
 		buf_printf(b, "<p>%s events have no usable time and are not in "
 		    "the "
 		    "chart: %s rejected, %s pending, %s delivered, %s "
-		    "dropped.</p>\n", fmt_num(noday.v[C_EXPORT]),
-		    fmt_num(noday.v[C_REJECTED]), fmt_num(noday.v[C_PENDING]),
-		    fmt_num(noday.v[C_DELIVERED]), fmt_num(noday.v[C_DROPPED]));
+		    "dropped.</p>\n", htmlw_num(noday.v[C_EXPORT]),
+		    htmlw_num(noday.v[C_REJECTED]),
+		    htmlw_num(noday.v[C_PENDING]),
+		    htmlw_num(noday.v[C_DELIVERED]),
+		    htmlw_num(noday.v[C_DROPPED]));
 	n = 0;
 	for (size_t i = 0; i < nperiods; i++)
 		if (periods[i].c.v[C_PENDING] + periods[i].c.v[C_REJECTED])
@@ -2182,8 +1892,8 @@ write_html(struct buf *b)
 		    "(%s):</p>\n<table>"
 		    "<thead><tr><th>%s</th>%s</tr></thead>\n<tbody>\n",
 		    punit == P_DAY ? "Days" : punit == P_WEEK ? "Weeks" :
-		    punit == P_MONTH ? "Months" : "Years", fmt_num(n),
-		    pname[punit], counts_head);
+		    punit == P_MONTH ? "Months" : "Years", htmlw_num(n),
+		    period_name[punit], counts_head);
 		size_t shown = 0;
 		for (size_t i = 0; i < nperiods && shown < GAPROWS; i++) {
 			if (periods[i].c.v[C_PENDING] +
@@ -2199,7 +1909,7 @@ write_html(struct buf *b)
 		if (n > shown)
 			buf_printf(b, "<p>and %s more (all of them in "
 			    "--json).</p>\n",
-			    fmt_num(n - shown));
+			    htmlw_num(n - shown));
 	}
 	buf_adds(b, "</section>\n");
 
@@ -2218,10 +1928,10 @@ write_html(struct buf *b)
 		    " class=\"gap\"" : "");
 		if (t->special)
 			buf_adds(b, "<em class=\"sp\">");
-		html(b, t->name, t->len);
+		htmlw_text(b, t->name, t->len);
 		buf_adds(b, t->special ? "</em></td><td>" : "</td><td>");
 		if (t->ph)
-			html(b, t->ph, t->phlen);
+			htmlw_text(b, t->ph, t->phlen);
 		buf_adds(b, "</td>");
 		counts_cells(b, &t->c);
 		pct_cell(b, &t->c);
@@ -2273,13 +1983,13 @@ write_html(struct buf *b)
 		    "are found in the export all the same)");
 	else {
 		buf_printf(b, "<p>%s events of the export are "
-		    "rejected", fmt_num(
+		    "rejected", htmlw_num(
 		    st.c.v[C_REJECTED]));
 		if (st.outside)
 			buf_printf(b, ", and %s more rejects-file entries are "
 			    "not "
 			    "events of this export (identity events, or "
-			    "another export)", fmt_num(st.outside));
+			    "another export)", htmlw_num(st.outside));
 		buf_adds(b, ". <em>From</em> says who refused them: "
 		    "amp-convert, ph-batch (PostHog or its checks), or the "
 		    "export itself (lines amp-convert refuses, found by "
@@ -2290,18 +2000,18 @@ write_html(struct buf *b)
 		for (size_t i = 0; i < n; i++) {
 			const struct reason *r = rv[i];
 			buf_adds(b, "<tr><td>");
-			htmls(b, r->text);
+			htmlw_texts(b, r->text);
 			buf_adds(b, "</td><td class=\"nw\">");
-			htmls(b, from_text(r->from));
+			htmlw_texts(b, from_text(r->from));
 			buf_adds(b, "</td>");
 			td_num(b, r->events, "rej");
 			td_num(b, r->outside, "rej");
 			buf_adds(b, "<td>");
 			for (int k = 0; k < r->nex; k++) {
 				buf_adds(b, "<div class=\"where\">");
-				htmls(b, r->ex[k].where);
+				htmlw_texts(b, r->ex[k].where);
 				buf_adds(b, "</div><pre>");
-				htmls(b, r->ex[k].text);
+				htmlw_texts(b, r->ex[k].text);
 				buf_adds(b, "</pre>");
 			}
 			buf_adds(b, "</td></tr>\n");
@@ -2312,11 +2022,11 @@ write_html(struct buf *b)
 		buf_printf(b, "<p>%s rejects-file entries have been delivered "
 		    "since "
 		    "(fixed and sent again): they are counted as delivered."
-		    "</p>\n", fmt_num(st.rej_since_delivered));
+		    "</p>\n", htmlw_num(st.rej_since_delivered));
 	if (st.rej_unreadable)
 		buf_printf(b, "<p>%s lines of the rejects files could not be "
 		    "read."
-		    "</p>\n", fmt_num(st.rej_unreadable));
+		    "</p>\n", htmlw_num(st.rej_unreadable));
 	buf_adds(b, "</section>\n");
 	free(rv);
 
@@ -2347,7 +2057,7 @@ write_html(struct buf *b)
 			    "<span class=\"key pen\"></span>rejected"
 			    "<span class=\"key rej\"></span>retry"
 			    "<span class=\"key\" style=\"background:#24292f\">"
-			    "</span>fatal or gave up</p>\n", fmt_num(rc.per));
+			    "</span>fatal or gave up</p>\n", htmlw_num(rc.per));
 		buf_adds(b, "<table><thead><tr><th>outcome</th>"
 		    "<th class=\"n\">requests</th><th class=\"n\">events"
 		    "</th></tr></thead>\n<tbody>\n");
@@ -2356,8 +2066,8 @@ write_html(struct buf *b)
 				buf_printf(b, "<tr><td>%s</td><td "
 				    "class=\"n\">%s</td>"
 				    "<td class=\"n\">%s</td></tr>\n", oname[k],
-				    fmt_num(rc.out[k]),
-				    fmt_num(rc.out_events[k]));
+				    htmlw_num(rc.out[k]),
+				    htmlw_num(rc.out_events[k]));
 		buf_adds(b, "</tbody></table>\n<table><thead><tr><th>HTTP "
 		    "status</th><th class=\"n\">requests</th></tr></thead>\n"
 		    "<tbody>\n");
@@ -2366,16 +2076,16 @@ write_html(struct buf *b)
 			    "class=\"n\">%s</td></tr>\n",
 			    rc.status[k], rc.status[k] ? "" :
 			    " (no answer: network error)",
-			    fmt_num(rc.status_n[k]));
+			    htmlw_num(rc.status_n[k]));
 		buf_adds(b, "</tbody></table>\n");
 		buf_printf(b, "<p>Request time: median %s ms, 95th percentile "
 		    "%s ms, "
 		    "longest %s ms; at most %s attempts for one batch.",
-		    fmt_num(lat_pct(0.5)), fmt_num(lat_pct(0.95)),
-		    fmt_num(rc.ms_max), fmt_num(rc.attempts_max));
+		    htmlw_num(lat_pct(0.5)), htmlw_num(lat_pct(0.95)),
+		    htmlw_num(rc.ms_max), htmlw_num(rc.attempts_max));
 		if (rc.bad)
 			buf_printf(b, " %s lines were not "
-			    "receipts.", fmt_num(rc.bad));
+			    "receipts.", htmlw_num(rc.bad));
 		buf_adds(b, "</p>\n</section>\n");
 	}
 
@@ -2385,7 +2095,7 @@ write_html(struct buf *b)
 		    "(from the journal)</h2>\n");
 		if (runs_total > nruns)
 			buf_printf(b, "<p>The latest %s of %s runs.</p>\n",
-			    fmt_num(nruns), fmt_num(runs_total));
+			    htmlw_num(nruns), htmlw_num(runs_total));
 		buf_adds(b, "<table><thead><tr><th>started (UTC)</th>"
 		    "<th>status</th><th>host</th><th class=\"n\">read</th>"
 		    "<th class=\"n\">delivered</th><th class=\"n\">skipped"
@@ -2398,11 +2108,11 @@ write_html(struct buf *b)
 			double s = run_seconds(r);
 			buf_adds(b, "<tr><td>");
 			n = strlen(r->started);
-			html(b, r->started, n > 19 ? 19 : n);
+			htmlw_text(b, r->started, n > 19 ? 19 : n);
 			buf_adds(b, "</td><td>");
-			htmls(b, r->status);
+			htmlw_texts(b, r->status);
 			buf_adds(b, "</td><td>");
-			htmls(b, r->host);
+			htmlw_texts(b, r->host);
 			buf_adds(b, "</td>");
 			td_num(b, r->n[0], NULL);
 			td_num(b, r->n[1], NULL);
@@ -2417,7 +2127,7 @@ write_html(struct buf *b)
 				buf_adds(b, "<td class=\"n\"></td>");
 			if (s > 0)
 				buf_printf(b, "<td "
-				    "class=\"n\">%s</td>", fmt_num(
+				    "class=\"n\">%s</td>", htmlw_num(
 				    (uint64_t)(r->n[1] / (s / 60) + 0.5)));
 			else
 				buf_adds(b, "<td class=\"n\"></td>");
@@ -2438,14 +2148,14 @@ write_html(struct buf *b)
 	    "<em>pending</em> otherwise.</li>\n");
 	buf_printf(b, "<li>%s lines read, %s blank. %s delivered lines share "
 	    "their uuid with an earlier line (overlapping exports: PostHog "
-	    "keeps one).</li>\n", fmt_num(st.lines), fmt_num(st.blank),
-	    fmt_num(st.c.v[C_DELIVERED] - st.delivered_distinct));
+	    "keeps one).</li>\n", htmlw_num(st.lines), htmlw_num(st.blank),
+	    htmlw_num(st.c.v[C_DELIVERED] - st.delivered_distinct));
 	buf_printf(b, "<li>Identity merges sent: the journal's %s rows less "
 	    "the %s "
 	    "distinct uuids of the export found there. ph-alias's identity "
 	    "events cannot be listed from the export alone, so every other "
 	    "row of the journal counts as one.</li>\n",
-	    fmt_num(st.journal_rows), fmt_num(st.delivered_distinct));
+	    htmlw_num(st.journal_rows), htmlw_num(st.delivered_distinct));
 	buf_printf(b, "<li>Days are UTC days of event_time (else "
 	    "client_event_time, "
 	    "else server_received_time), as amp-convert chooses the "

@@ -244,6 +244,8 @@ json_parse(struct json_parser *p, const char *text, size_t len, char *err,
 	p->badutf8 = 0;
 	if ((h = yajl_alloc(&callbacks, NULL, p)) == NULL)
 		abort();
+	/* cb_string checks UTF-8 strictly; YAJL's own check is laxer. */
+	yajl_config(h, yajl_dont_validate_strings, 1);
 	st = yajl_parse(h, (const unsigned char *)text, len);
 	int at_end = 0;
 	if (st == yajl_status_ok) {
@@ -287,8 +289,9 @@ json_get(const struct jval *o, const char *key)
 int
 json_is_str(const struct jval *v, const char *s)
 {
-	return v != NULL && v->type == J_STR && v->n == strlen(s) &&
-	    memcmp(v->u.s, s, v->n) == 0;
+	/* The first byte rules out most candidates before any strlen. */
+	return v != NULL && v->type == J_STR && v->n > 0 && v->u.s[0] == s[0] &&
+	    v->n == strlen(s) && memcmp(v->u.s, s, v->n) == 0;
 }
 
 void
