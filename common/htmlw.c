@@ -1,0 +1,119 @@
+/* htmlw: clean and escaped text, and grouped numbers, for HTML pages. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "htmlw.h"
+
+/* Next code point of s (n > 0): its length, or -1 for a bad byte. */
+static int
+utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned need;
+	uint32_t c = s[0];
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		c &= 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		c &= 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		c &= 0x07;
+	} else
+		return -1;
+	if (n <= need)
+		return -1;
+	for (unsigned i = 1; i <= need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((need == 1 && c < 0x80) || (need == 2 && (c < 0x800 ||
+	    (c >= 0xd800 && c <= 0xdfff))) || (need == 3 && (c < 0x10000 ||
+	    c > 0x10ffff)))
+		return -1;
+	*cp = c;
+	return need + 1;
+}
+
+/* Tab and newline stay; other controls and non-characters do not. */
+void
+htmlw_clean(struct buf *b, const char *s, size_t n, int escape, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, lim = n > max ? max : n;
+
+	while (i < lim) {
+		uint32_t cp;
+		int k = utf8_next(p + i, n - i, &cp);
+
+		if (k < 0 || (cp < 0x20 && cp != '\t' && cp != '\n') ||
+		    (cp >= 0x7f && cp <= 0x9f) || (cp >= 0xfdd0 &&
+		    cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe) {
+			buf_adds(b, "\xef\xbf\xbd");
+			i += k < 0 ? 1 : (size_t)k;
+			continue;
+		}
+		if (escape && cp == '&')
+			buf_adds(b, "&amp;");
+		else if (escape && cp == '<')
+			buf_adds(b, "&lt;");
+		else if (escape && cp == '>')
+			buf_adds(b, "&gt;");
+		else if (escape && cp == '"')
+			buf_adds(b, "&quot;");
+		else if (escape && cp == '\'')
+			buf_adds(b, "&#39;");
+		else
+			buf_add(b, p + i, k);
+		i += k;
+	}
+	if (lim < n)
+		buf_adds(b, "\xe2\x80\xa6");
+}
+
+void
+htmlw_text(struct buf *b, const char *s, size_t n)
+{
+	htmlw_clean(b, s, n, 1, SIZE_MAX);
+}
+
+void
+htmlw_texts(struct buf *b, const char *s)
+{
+	htmlw_text(b, s, strlen(s));
+}
+
+void
+htmlw_addnum(struct buf *b, uint64_t v)
+{
+	char t[32], o[48];
+	int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v), k = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			o[k++] = ',';
+		o[k++] = t[i];
+	}
+	buf_add(b, o, k);
+}
+
+const char *
+htmlw_num(uint64_t v)
+{
+	static char ring[8][48];
+	static int r;
+	struct buf t = { 0 };
+
+	htmlw_addnum(&t, v);
+	r = (r + 1) % 8;
+	snprintf(ring[r], sizeof(ring[r]), "%.*s", (int)t.len, t.p);
+	buf_free(&t);
+	return ring[r];
+}
