@@ -793,7 +793,7 @@ struct input {
 
 /* Read lines while there is room; never block when requests are out. */
 static void
-read_input(struct input *in)
+read_lines(struct input *in)
 {
 	const char *p;
 	size_t len;
@@ -840,6 +840,23 @@ read_input(struct input *in)
 		in->open = 0;
 		in->cur++;
 	}
+}
+
+/*
+ * The journal lookups of a burst of input share one read transaction:
+ * one lock round trip for the burst, not one per event.
+ */
+static void
+read_input(struct input *in)
+{
+	if (jdb != NULL && journal_read_begin(jdb) == -1) {
+		warnx("%s", journal_error(jdb));
+		fatal = 1;
+		return;
+	}
+	read_lines(in);
+	if (jdb != NULL)
+		journal_read_end(jdb);
 }
 
 static void

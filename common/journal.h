@@ -24,6 +24,12 @@ struct journal	*journal_open(const char *path, int readonly, char *err,
 void		 journal_close(struct journal *);
 /* 1 delivered, 0 not, -1 on a database error (message via err). */
 int		 journal_has(struct journal *, const unsigned char uuid[16]);
+/*
+ * Lookups between these share one read transaction (cheaper than one
+ * each); no journal_add in between.
+ */
+int		 journal_read_begin(struct journal *);
+void		 journal_read_end(struct journal *);
 /* Record n delivered uuids in one transaction: 0, or -1. */
 int		 journal_add(struct journal *, const unsigned char (*)[16],
 		    size_t n);
