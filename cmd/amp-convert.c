@@ -102,12 +102,6 @@ is_str(const struct jval *v)
 }
 
 static int
-str_eq(const struct jval *v, const char *s)
-{
-	return json_is_str(v, s);
-}
-
-static int
 str_has(const struct jval *v, const char *needle)
 {
 	return is_str(v) && memmem(v->u.s, v->n, needle, strlen(needle)) !=
@@ -211,11 +205,11 @@ os_fields(const struct amp *a, const char **os, const char **devtype)
 	*os = NULL;
 	*devtype = NULL;
 	if (a->mobile) {
-		if (str_eq(plat, "iOS") || str_eq(osn, "ios") ||
-		    str_eq(osn, "iOS") || str_eq(osn, "ipados"))
+		if (json_is_lit(plat, "iOS") || json_is_lit(osn, "ios") ||
+		    json_is_lit(osn, "iOS") || json_is_lit(osn, "ipados"))
 			*os = "iOS";
-		else if (str_eq(plat, "Android") || str_eq(osn, "android") ||
-		    str_eq(osn, "Android"))
+		else if (json_is_lit(plat, "Android") || json_is_lit(osn, "android") ||
+		    json_is_lit(osn, "Android"))
 			*os = "Android";
 		*devtype = str_has(dt, "iPad") || str_has(dt, "Tablet") ||
 		    str_has(a->f[AF_DEVICE_MODEL], "iPad") ? "Tablet" : "Mobile";
@@ -225,20 +219,20 @@ os_fields(const struct amp *a, const char **os, const char **devtype)
 	if (str_has(src, "iPad")) {
 		*os = "iOS";
 		*devtype = "Tablet";
-	} else if (str_has(src, "iPhone") || str_eq(src, "iOS")) {
+	} else if (str_has(src, "iPhone") || json_is_lit(src, "iOS")) {
 		*os = "iOS";
 		*devtype = "Mobile";
 	} else if (str_has(src, "Android")) {
 		*os = "Android";
 		*devtype = "Mobile";
-	} else if (str_eq(src, "Mac") || str_has(src, "Mac OS") ||
-	    str_eq(src, "macOS")) {
+	} else if (json_is_lit(src, "Mac") || str_has(src, "Mac OS") ||
+	    json_is_lit(src, "macOS")) {
 		*os = "Mac OS X";
 		*devtype = "Desktop";
 	} else if (str_has(src, "Windows")) {
 		*os = "Windows";
 		*devtype = "Desktop";
-	} else if (str_has(src, "Chrome OS") || str_eq(src, "Chromebook")) {
+	} else if (str_has(src, "Chrome OS") || json_is_lit(src, "Chromebook")) {
 		*os = "Chrome OS";
 		*devtype = "Desktop";
 	} else if (str_has(src, "Linux") || str_has(src, "Ubuntu")) {
@@ -384,8 +378,8 @@ element_item(struct buf *b, const struct jval *node, int target,
 			 * event named it.  Attribute names have their own set:
 			 * they are written with the attr__ prefix.
 			 */
-			if (json_is_str(k, "id") || json_is_str(k, "class") ||
-			    (json_is_str(k, "href") && is_str(href)) ||
+			if (json_is_lit(k, "id") || json_is_lit(k, "class") ||
+			    (json_is_lit(k, "href") && is_str(href)) ||
 			    !keyset_add(&attrks, k->u.s, k->n))
 				continue;
 			if (!o.first)
@@ -429,7 +423,7 @@ add_elements(struct obj *o, const struct amp *a)
 		for (uint32_t i = 0; i < h->n; i++) {
 			const struct jval *node = &h->u.kids[i];
 			if (node->type != J_OBJ ||
-			    str_eq(json_get(node, "tag"), "html"))
+			    json_is_lit(json_get(node, "tag"), "html"))
 				continue;
 			if (n++)
 				buf_addc(o->b, ',');
@@ -512,18 +506,18 @@ add_event_properties(struct obj *o, const struct amp *a, int autocapture)
 		}
 		if (autocapture && consumed_by_elements(name, n))
 			continue;
-		if (strcmp(name, "[Amplitude] Page Location") == 0) {
+		if (json_is_lit(k, "[Amplitude] Page Location")) {
 			obj_jv(o, "$current_url", v);
 			continue;
 		}
-		if (strcmp(name, "[Amplitude] Page URL") == 0 &&
+		if (json_is_lit(k, "[Amplitude] Page URL") &&
 		    nonnull(json_get(ep, "[Amplitude] Page Location")) ==
 		    NULL) {
 			obj_jv(o, "$current_url", v);
 			continue;
 		}
 		for (r = prop_renames; r->amp != NULL; r++)
-			if (strcmp(name, r->amp) == 0)
+			if (json_is_str(k, r->amp))
 				break;
 		if (r->amp != NULL) {
 			if (obj_key(o, r->ph, strlen(r->ph)))
@@ -633,7 +627,7 @@ identify_op(const struct jval *k)
 static void
 write_person_value(struct obj *s, const struct jval *v)
 {
-	if (str_eq(v, "EMPTY"))
+	if (json_is_lit(v, "EMPTY"))
 		buf_add(s->b, "null", 4);
 	else
 		json_write(s->b, v);
@@ -646,7 +640,7 @@ set_props(struct obj *s, const struct jval *up)
 	for (uint32_t i = 0; i < up->n; i++) {
 		const struct jval *k = JKEY(up, i), *v = JVAL(up, i);
 
-		if (json_is_str(k, "$set") && v->type == J_OBJ) {
+		if (json_is_lit(k, "$set") && v->type == J_OBJ) {
 			set_props(s, v);
 			continue;
 		}
@@ -664,18 +658,18 @@ set_once_props(struct obj *s, const struct jval *up)
 	for (uint32_t i = 0; i < up->n; i++) {
 		const struct jval *k = JKEY(up, i), *v = JVAL(up, i);
 
-		if (json_is_str(k, "$setOnce") && v->type == J_OBJ) {
+		if (json_is_lit(k, "$setOnce") && v->type == J_OBJ) {
 			for (uint32_t j = 0; j < v->n; j++) {
 				const struct jval *kk = JKEY(v, j);
 				const struct jval *vv = JVAL(v, j);
-				if (vv->type == J_NULL || str_eq(vv, "EMPTY") ||
+				if (vv->type == J_NULL || json_is_lit(vv, "EMPTY") ||
 				    !obj_key(s, kk->u.s, kk->n))
 					continue;
 				json_write(s->b, vv);
 			}
 			continue;
 		}
-		if (!is_initial(k) || v->type == J_NULL || str_eq(v, "EMPTY"))
+		if (!is_initial(k) || v->type == J_NULL || json_is_lit(v, "EMPTY"))
 			continue;
 		/* The set holds the bare name: the key bytes must outlive tmp. */
 		if (!keyset_add(s->ks, k->u.s, k->n))
@@ -761,10 +755,10 @@ convert(const struct jval *root, const char **why)
 	didlen = e.didlen;
 	memcpy(uuid, e.uuid, sizeof(uuid));
 
-	a.web = str_eq(a.f[AF_PLATFORM], "Web");
-	a.mobile = str_eq(a.f[AF_PLATFORM], "iOS") ||
-	    str_eq(a.f[AF_PLATFORM], "Android") ||
-	    str_eq(a.f[AF_OS_NAME], "ios") || str_eq(a.f[AF_OS_NAME], "android");
+	a.web = json_is_lit(a.f[AF_PLATFORM], "Web");
+	a.mobile = json_is_lit(a.f[AF_PLATFORM], "iOS") ||
+	    json_is_lit(a.f[AF_PLATFORM], "Android") ||
+	    json_is_lit(a.f[AF_OS_NAME], "ios") || json_is_lit(a.f[AF_OS_NAME], "android");
 	if (!a.web && !a.mobile && a.ep != NULL &&
 	    json_get(a.ep, "[Amplitude] Page URL") != NULL)
 		a.web = 1;
@@ -1106,6 +1100,7 @@ main(int argc, char *argv[])
 		errx(EXIT_USAGE, "--jq: %s", err);
 	rejects_open(&rej, rejects_path);
 	parser = json_parser_new();
+	json_parser_borrow(parser);
 
 	if (argc == 0)
 		failed |= do_file("-") == -1;

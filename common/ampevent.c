@@ -93,6 +93,7 @@ amp_rules_free(struct amp_rules *r)
  */
 static uint8_t field_first[256], field_count[256];
 static int field_ready;
+static uint8_t field_len[AF_NFIELDS];
 
 static void
 field_index_init(void)
@@ -101,6 +102,7 @@ field_index_init(void)
 		unsigned char c = amp_field_names[i][0];
 		field_first[c] = i;
 		field_count[c]++;
+		field_len[i] = strlen(amp_field_names[i]);
 	}
 	field_ready = 1;
 }
@@ -112,7 +114,7 @@ field_of(const struct jval *k)
 
 	/* By length too: a key with an escaped NUL is not a field name. */
 	for (int i = field_first[c], e = i + field_count[c]; i < e; i++)
-		if (json_is_str(k, amp_field_names[i]))
+		if (json_is_strn(k, amp_field_names[i], field_len[i]))
 			return i;
 	return -1;
 }

@@ -26,6 +26,9 @@ struct json_parser {
 	int		 depth;
 	int		 toodeep;
 	int		 badutf8;
+	int		 borrow;	/* strings may point into the text */
+	const char	*text;		/* being parsed */
+	size_t		 len;
 	yajl_handle	 h;
 };
 
@@ -129,12 +132,20 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 {
 	struct json_parser *p = ctx;
 
-	/* YAJL lets overlong forms and escaped lone surrogates through. */
-	if (!utf8_valid((const char *)s, n)) {
+	/*
+	 * A string without escapes lies in the text, which json_parse has
+	 * checked already; one decoded from escapes is checked here (an
+	 * escaped lone surrogate is not UTF-8).  Such a string in the text
+	 * may also be borrowed instead of copied (no NUL after it, then).
+	 */
+	int in_text = (const char *)s >= p->text &&
+	    (const char *)s + n <= p->text + p->len;
+	if (!in_text && !utf8_valid((const char *)s, n)) {
 		p->badutf8 = 1;
 		return 0;
 	}
-	const char *c = copy(p, s, n);
+	const char *c = p->borrow && in_text ? (const char *)s :
+	    copy(p, s, n);
 	struct jval *v = push(p);
 
 	v->type = J_STR;
@@ -198,6 +209,12 @@ json_parser_new(void)
 }
 
 void
+json_parser_borrow(struct json_parser *p)
+{
+	p->borrow = 1;
+}
+
+void
 json_parser_free(struct json_parser *p)
 {
 	struct block *b, *next;
@@ -242,6 +259,13 @@ json_parse(struct json_parser *p, const char *text, size_t len, char *err,
 	p->depth = 0;
 	p->toodeep = 0;
 	p->badutf8 = 0;
+	p->text = text;
+	p->len = len;
+	/* One pass over the line is cheaper than one per string. */
+	if (!utf8_valid(text, len)) {
+		snprintf(err, errlen, "invalid UTF-8");
+		return NULL;
+	}
 	if ((h = yajl_alloc(&callbacks, NULL, p)) == NULL)
 		abort();
 	/* cb_string checks UTF-8 strictly; YAJL's own check is laxer. */
@@ -292,6 +316,13 @@ json_is_str(const struct jval *v, const char *s)
 	/* The first byte rules out most candidates before any strlen. */
 	return v != NULL && v->type == J_STR && v->n > 0 && v->u.s[0] == s[0] &&
 	    v->n == strlen(s) && memcmp(v->u.s, s, v->n) == 0;
+}
+
+int
+json_is_strn(const struct jval *v, const char *s, size_t n)
+{
+	return v != NULL && v->type == J_STR && v->n == n &&
+	    memcmp(v->u.s, s, n) == 0;
 }
 
 void

@@ -19,6 +19,7 @@ struct jval {
 	uint32_t	 n;	/* bytes of s; or children (objects: pairs) */
 	union {
 		const char	*s;	/* J_STR (unescaped), J_NUM (source) */
+					/* NUL-terminated unless borrowed */
 		struct jval	*kids;	/* J_ARR: n values; J_OBJ: 2n, k,v */
 	} u;
 };
@@ -27,6 +28,12 @@ struct json_parser;
 
 struct json_parser *json_parser_new(void);
 void		 json_parser_free(struct json_parser *);
+/*
+ * Let strings point into the parsed text when they have no escapes,
+ * saving a copy: the text must then outlive the tree, and J_STR values
+ * are not NUL-terminated (use the length, never str*(3)).
+ */
+void		 json_parser_borrow(struct json_parser *);
 /*
  * Parse len bytes.  Returns the root, or NULL with a message of at most
  * errlen bytes in err.  The tree is valid until the next parse.
@@ -41,6 +48,9 @@ struct jval	*json_get(const struct jval *, const char *key);
 #define JVAL(o, i)	(&(o)->u.kids[2 * (i) + 1])
 
 int		 json_is_str(const struct jval *, const char *);
+int		 json_is_strn(const struct jval *, const char *, size_t);
+/* json_is_str for a string literal: its length is known at compile time. */
+#define json_is_lit(v, lit)	json_is_strn((v), "" lit, sizeof(lit) - 1)
 /* Write v as compact JSON text. */
 void		 json_write(struct buf *, const struct jval *);
 

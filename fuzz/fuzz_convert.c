@@ -22,6 +22,7 @@ init(void)
 	amp_rules_init(&rules);
 	rejects_open(&rej, NULL);
 	parser = json_parser_new();
+	json_parser_borrow(parser);
 }
 
 int
