@@ -1094,6 +1094,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	pipe_grow(STDIN_FILENO);
+	pipe_grow(STDOUT_FILENO);
 
 	if (program != NULL && (jq = jqprog_new(program, err,
 	    sizeof(err))) == NULL)

@@ -494,6 +494,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	pipe_grow(STDIN_FILENO);
+	pipe_grow(STDOUT_FILENO);
 	if (since > until)
 		errx(EXIT_USAGE, "--since is after --until");
 

@@ -537,6 +537,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	pipe_grow(STDIN_FILENO);
+	pipe_grow(STDOUT_FILENO);
 
 	/* Read-write: a first run creates the journal ph-batch fills. */
 	if (journal_path != NULL && (jdb = journal_open(journal_path, 0, err,

@@ -1079,6 +1079,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	pipe_grow(STDIN_FILENO);
+	pipe_grow(STDOUT_FILENO);
 
 	if (!opt.dry_run) {
 		if (opt.host == NULL && ((opt.host = getenv("POSTHOG_HOST")) ==

@@ -9,5 +9,6 @@
 
 int	outfile_close(FILE *, const char *);
 void	outfile_write(FILE *, const void *, size_t, const char *);
+void	pipe_grow(int fd);
 
 #endif
