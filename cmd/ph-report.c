@@ -1284,6 +1284,20 @@ merges(void)
 /* ------------------------------------------------------------------ */
 /* JSON                                                                */
 
+/* A day as "YYYY-MM-DD", or null when it is the "none seen" value. */
+static void
+json_day(struct buf *b, int64_t day, int64_t none)
+{
+	char d[PERIOD_STRLEN + 1];
+
+	if (day == none) {
+		buf_adds(b, "null");
+		return;
+	}
+	day_text(day, d);
+	jsonw_cstr(b, d);
+}
+
 static void
 json_counts(struct buf *b, const struct counts *c, int *first)
 {
@@ -1399,19 +1413,9 @@ write_json(struct buf *b)
 			buf_adds(b, "null");
 		json_counts(b, &tv[i]->c, &g);
 		jsonw_key(b, "first_day", &g);
-		if (tv[i]->first == INT64_MAX)
-			buf_adds(b, "null");
-		else {
-			day_text(tv[i]->first, d);
-			jsonw_cstr(b, d);
-		}
+		json_day(b, tv[i]->first, INT64_MAX);
 		jsonw_key(b, "last_day", &g);
-		if (tv[i]->last == INT64_MIN)
-			buf_adds(b, "null");
-		else {
-			day_text(tv[i]->last, d);
-			jsonw_cstr(b, d);
-		}
+		json_day(b, tv[i]->last, INT64_MIN);
 		buf_addc(b, '}');
 	}
 	buf_addc(b, ']');
