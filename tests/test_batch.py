@@ -1134,6 +1134,9 @@ def test_kill9_at_random_moments_then_rerun(big, fresh, tmp_path):
     total = -(-len(lines) // size)          # requests without faults
     rng = random.Random(7)
     kills = []                       # wall-clock time of each kill -9
+    # Slow answers, so that a run lasts long enough for three kills
+    # however fast ph-batch gets.
+    cap.faults("slow:0.25")
     for _ in range(3):
         n = cap.count()
         proc = spawn(cap, args)
@@ -1142,13 +1145,14 @@ def test_kill9_at_random_moments_then_rerun(big, fresh, tmp_path):
         if not wait_for_requests(cap, n + rng.randint(1, total // 6), proc,
                                  timeout=60):
             break
-        time.sleep(rng.uniform(0, 0.5))
+        time.sleep(rng.uniform(0, 0.3))
         if proc.poll() is not None:
             break
         kills.append(time.time())
         proc.kill()
         proc.wait()
     assert len(kills) == 3
+    cap.faults("")
     for _ in range(3):
         p = batch(cap, args, timeout=120)
         if p.returncode != 1:
