@@ -359,6 +359,15 @@ do_file(const char *path)
 			do_zip(fd, name);
 			goto out;
 		}
+		/*
+		 * A .zip that is not one is a failed download (an empty 200
+		 * from the Export API, a cut transfer): never read it as text.
+		 */
+		if (has_suffix(name, ".zip")) {
+			bad(name, NULL, n == 0 ? "empty file, not a zip archive" :
+			    "not a zip archive (damaged, or not a zip)");
+			goto out;
+		}
 		if (n == 0) {
 			warnx("%s: empty file", name);
 			goto out;

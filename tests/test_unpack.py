@@ -674,7 +674,7 @@ def test_empty_zip(tmp_path):
     assert (p.returncode, p.stdout, p.stderr) == (0, b"{}\n", b"")
 
 
-@pytest.mark.parametrize("name", ["e.json", "e.json.gz", "e.zip"])
+@pytest.mark.parametrize("name", ["e.json", "e.json.gz"])
 def test_empty_file(tmp_path, name):
     write(tmp_path / name, b"")
     write(tmp_path / "b.json", b"{}\n")
@@ -686,6 +686,21 @@ def test_empty_file(tmp_path, name):
         p = run_fd([], stdin=f)
     assert (p.returncode, p.stdout) == (0, b"")
     assert errs(p) == ["amp-unpack: <stdin>: empty file"]
+
+
+@pytest.mark.parametrize("data,why", [
+    (b"", "empty file, not a zip archive"),
+    (b"PK", "not a zip archive (damaged, or not a zip)"),
+    (b"<html>502 Bad Gateway</html>\n",
+     "not a zip archive (damaged, or not a zip)"),
+])
+def test_zip_name_that_is_not_a_zip(tmp_path, data, why):
+    # A failed download must not pass for event lines.
+    write(tmp_path / "a.zip", data)
+    write(tmp_path / "b.json", b"{}\n")
+    p = run([P, "a.zip", "b.json"], cwd=tmp_path)
+    assert (p.returncode, p.stdout) == (65, b"{}\n")
+    assert errs(p) == ["amp-unpack: a.zip: " + why]
 
 
 # -------------------------------------------------- damaged gzip streams
