@@ -25,6 +25,7 @@
 #include "outfile.h"
 #include "progress.h"
 #include "src.h"
+#include "utf8.h"
 #include "xalloc.h"
 #include "zip.h"
 
@@ -237,6 +238,22 @@ emit(struct src *raw, const char *where, const char *what)
 	src_free(s);
 }
 
+/* A file or member name as a JSON string: JSON must be UTF-8. */
+static void
+json_name(struct buf *b, const char *name)
+{
+	struct buf clean = { 0 };
+	size_t n = strlen(name);
+
+	if (utf8_valid(name, n)) {
+		jsonw_str(b, name, n);
+		return;
+	}
+	utf8_clean(&clean, name, n);
+	jsonw_str(b, clean.p, clean.len);
+	buf_free(&clean);
+}
+
 static void
 list_line(const char *archive, const char *member, uint64_t csize,
     int has_usize, uint64_t usize)
@@ -249,11 +266,11 @@ list_line(const char *archive, const char *member, uint64_t csize,
 	buf_addc(&b, '{');
 	jsonw_key(&b, "archive", &first);
 	if (archive)
-		jsonw_cstr(&b, archive);
+		json_name(&b, archive);
 	else
 		buf_adds(&b, "null");
 	jsonw_key(&b, "member", &first);
-	jsonw_cstr(&b, member);
+	json_name(&b, member);
 	jsonw_key(&b, "compressed", &first);
 	jsonw_u64(&b, csize);
 	jsonw_key(&b, "uncompressed", &first);

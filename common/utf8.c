@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "buf.h"
 #include "utf8.h"
 
 int
@@ -51,4 +52,28 @@ utf8_valid(const char *s, size_t n)
 		p += need + 1;
 	}
 	return 1;
+}
+
+/* Bytes in the UTF-8 sequence that c starts (1 for a stray byte). */
+static size_t
+seqlen(unsigned char c)
+{
+	return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+}
+
+void
+utf8_clean(struct buf *b, const char *s, size_t n)
+{
+	size_t i = 0, k;
+
+	while (i < n) {
+		k = seqlen((unsigned char)s[i]);
+		if (k > n - i || !utf8_valid(s + i, k)) {
+			buf_add(b, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			i++;
+			continue;
+		}
+		buf_add(b, s + i, k);
+		i += k;
+	}
 }

@@ -7,6 +7,10 @@
 #define UTF8_H
 #include <stddef.h>
 
+struct buf;
+
 int	utf8_valid(const char *, size_t);
+/* Append s to b with each byte that is not valid UTF-8 as U+FFFD. */
+void	utf8_clean(struct buf *b, const char *s, size_t n);
 
 #endif

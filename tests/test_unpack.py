@@ -1014,3 +1014,18 @@ def test_sigpipe_quiet(tmp_path):
     assert first == ev("s", 0)[:100]
     assert err == b""
     assert a.returncode != 0
+
+
+def test_list_names_not_utf8_still_json(tmp_path):
+    # Zip names are bytes; --list must still write valid JSON (U+FFFD).
+    z = tmp_path / "a.zip"
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr(zipfile.ZipInfo("x_caf\u00e9.json.gz"), gzip.compress(b"{}\n"))
+    data = z.read_bytes().replace(b"caf\xc3\xa9", b"caf\xff\xa9")
+    z.write_bytes(data)
+    p = run([P, "--list", z])
+    assert p.returncode == 0, p.stderr
+    line = json.loads(p.stdout.decode("utf-8"))
+    assert line["member"] == "x_caf\ufffd\ufffd.json.gz"
+    p = run([P, z])
+    assert (p.returncode, p.stdout) == (0, b"{}\n")
