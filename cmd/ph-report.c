@@ -20,12 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sqlite3.h>
 
 #include "ampevent.h"
 #include "buf.h"
 #include "cli.h"
 #include "htmlw.h"
+#include "journal.h"
 #include "json.h"
 #include "jsonw.h"
 #include "lines.h"
@@ -80,8 +80,6 @@ static struct {
 } st;
 
 static struct amp_rules	 rules;
-static sqlite3		*jdb;		/* the journal, one read snapshot */
-static sqlite3_stmt	*jhas;
 static struct json_parser *parser, *parser2;
 static FILE		*listfp;
 static struct buf	 scratch;
@@ -445,102 +443,56 @@ hash_key(const char *s, size_t n, unsigned char k[16])
 }
 
 /* ------------------------------------------------------------------ */
-/* Delivered uuids seen, to count journal rows not from the export     */
-
-static sqlite3		*seen;
-static sqlite3_stmt	*seen_ins;
-
-static void
-seen_open(void)
-{
-	/* "": a private temporary database, on disk once past its cache. */
-	if (sqlite3_open_v2("", &seen, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
-	    sqlite3_exec(seen, "PRAGMA journal_mode=OFF;"
-	    "PRAGMA synchronous=OFF; PRAGMA cache_size=-32768;"
-	    "CREATE TABLE seen (uuid BLOB PRIMARY KEY) WITHOUT ROWID;"
-	    "BEGIN;", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(seen, "INSERT OR IGNORE INTO seen VALUES (?)",
-	    -1, &seen_ins, NULL) != SQLITE_OK)
-		errx(EXIT_RUNTIME, "temporary database: %s",
-		    seen ? sqlite3_errmsg(seen) : "out of memory");
-}
-
-static void
-seen_add(const unsigned char u[16])
-{
-	sqlite3_bind_blob(seen_ins, 1, u, 16, SQLITE_STATIC);
-	if (sqlite3_step(seen_ins) != SQLITE_DONE)
-		errx(EXIT_RUNTIME, "temporary database: %s",
-		    sqlite3_errmsg(seen));
-	if (sqlite3_changes(seen) > 0)
-		st.delivered_distinct++;
-	sqlite3_reset(seen_ins);
-}
-
-static void
-seen_close(void)
-{
-	sqlite3_finalize(seen_ins);
-	sqlite3_close(seen);
-}
+/* The journal, and the delivered uuids seen                           */
 
 /*
- * The journal, read-only and in one read transaction: every lookup and
- * the row count see the same snapshot, even while ph-batch adds to it
- * (in WAL mode, as ph-batch keeps it, readers do not block it), and a
- * lookup costs no lock and no stat of its own.  journal.h's calls take a
- * transaction each; hence SQLite directly, with journal.c's schema.
+ * The journal in one read snapshot (journal_open_snapshot), so every
+ * lookup, the row count and the runs see the same state even while
+ * ph-batch adds to it.  The delivered uuids met in the export go into a
+ * temporary journal, to count the journal rows not from the export.
  */
+static struct journal	*jdb, *seen;
+
 static void
 journal_begin(void)
 {
-	sqlite3_stmt *s;
+	char err[512];
 
-	if (sqlite3_open_v2(opt.journal, &jdb, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal, jdb ?
-		    sqlite3_errmsg(jdb) : "cannot open");
-	sqlite3_busy_timeout(jdb, 60000);
-	/* Lookups go all over the table: map it rather than read pages. */
-	sqlite3_exec(jdb, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
-	if (sqlite3_exec(jdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(jdb, "SELECT count(*) FROM delivered", -1, &s,
-	    NULL) != SQLITE_OK)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    sqlite3_errmsg(jdb));
-	/* The first read fixes the snapshot. */
-	if (sqlite3_step(s) != SQLITE_ROW)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    sqlite3_errmsg(jdb));
-	st.journal_rows = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(jdb, "SELECT 1 FROM delivered WHERE uuid = ?",
-	    -1, &jhas, NULL) != SQLITE_OK)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    sqlite3_errmsg(jdb));
+	if ((jdb = journal_open_snapshot(opt.journal, err, sizeof(err))) ==
+	    NULL)
+		errx(EXIT_RUNTIME, "journal %s", err);
+	st.journal_rows = journal_count(jdb);
+	if ((seen = journal_open_temp(err, sizeof(err))) == NULL)
+		errx(EXIT_RUNTIME, "%s", err);
 }
 
 static void
 journal_end(void)
 {
-	sqlite3_finalize(jhas);
-	sqlite3_exec(jdb, "COMMIT", NULL, NULL, NULL);
-	sqlite3_close(jdb);
+	journal_close(seen);
+	journal_close(jdb);
+}
+
+static void
+seen_add(const unsigned char u[16])
+{
+	int r = journal_put(seen, u);
+
+	if (r == -1)
+		errx(EXIT_RUNTIME, "temporary database: %s",
+		    journal_error(seen));
+	st.delivered_distinct += r;
 }
 
 static int
 delivered(const unsigned char u[16])
 {
-	int r;
+	int r = journal_has(jdb, u);
 
-	sqlite3_bind_blob(jhas, 1, u, 16, SQLITE_STATIC);
-	r = sqlite3_step(jhas);
-	sqlite3_reset(jhas);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	if (r == -1)
 		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    sqlite3_errmsg(jdb));
-	return r == SQLITE_ROW;
+		    journal_error(jdb));
+	return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1079,43 +1031,38 @@ static struct run	*runs;
 static size_t		 nruns;
 static uint64_t		 runs_total;
 
-static char *
-col_text(sqlite3_stmt *s, int i)
+static int
+run_row(const struct journal_runrow *jr, void *arg)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	struct run *r = &runs[runs_total++ % MAXRUNS];
 
-	return xstrdup(t ? (const char *)t : "");
+	free(r->started);
+	free(r->updated);
+	free(r->host);
+	free(r->status);
+	r->started = xstrdup(jr->started);
+	r->updated = xstrdup(jr->updated);
+	r->host = xstrdup(jr->host);
+	r->status = xstrdup(jr->status);
+	r->n[0] = jr->c.read;
+	r->n[1] = jr->c.delivered;
+	r->n[2] = jr->c.skipped;
+	r->n[3] = jr->c.rejected;
+	r->n[4] = jr->c.undelivered;
+	r->n[5] = jr->c.requests;
+	r->n[6] = jr->c.retries;
+	r->n[7] = jr->c.bytes;
+	return 0;
 }
 
 static void
 read_runs(void)
 {
-	sqlite3 *db = jdb;
-	sqlite3_stmt *s;
-
-	if (sqlite3_prepare_v2(db, "SELECT started, updated, host, status, "
-	    "read, delivered, skipped, rejected, undelivered, requests, "
-	    "retries, bytes FROM runs ORDER BY id", -1, &s, NULL) !=
-	    SQLITE_OK) {
-		/* No runs table: a journal not (yet) written by ph-batch. */
-		return;
-	}
 	runs = xcalloc(MAXRUNS, sizeof(*runs));
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		struct run *r = &runs[runs_total++ % MAXRUNS];
-		free(r->started);
-		free(r->updated);
-		free(r->host);
-		free(r->status);
-		r->started = col_text(s, 0);
-		r->updated = col_text(s, 1);
-		r->host = col_text(s, 2);
-		r->status = col_text(s, 3);
-		for (int i = 0; i < 8; i++)
-			r->n[i] = sqlite3_column_int64(s, 4 + i);
-	}
+	if (journal_runs(jdb, run_row, NULL) == -1)
+		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
+		    journal_error(jdb));
 	nruns = runs_total < MAXRUNS ? runs_total : MAXRUNS;
-	sqlite3_finalize(s);
 }
 
 static const struct run *
@@ -2324,7 +2271,6 @@ main(int argc, char *argv[])
 	parser = json_parser_new();
 	parser2 = json_parser_new();
 	types_init();
-	seen_open();
 
 	for (size_t i = 0; i < opt.nrejects; i++)
 		failed |= read_rejects(opt.rejects[i]) == -1;
@@ -2378,7 +2324,6 @@ main(int argc, char *argv[])
 	free(runs);
 	kfree(&byuuid);
 	kfree(&byhash);
-	seen_close();
 	journal_end();
 	json_parser_free(parser);
 	json_parser_free(parser2);

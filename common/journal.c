@@ -12,6 +12,8 @@ struct journal {
 	sqlite3		*db;
 	sqlite3_stmt	*has, *add, *begin, *commit;
 	int64_t		 run;
+	int		 snapshot;	/* in one read transaction */
+	uint64_t	 count;		/* the snapshot's delivered rows */
 	char		 err[256];
 };
 
@@ -48,37 +50,112 @@ journal_error(struct journal *j)
 	return j->err;
 }
 
+static struct journal *
+open_db(const char *path, int flags, char *err, size_t errlen)
+{
+	struct journal *j = xcalloc(1, sizeof(*j));
+
+	j->run = -1;
+	if (sqlite3_open_v2(path, &j->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, j->db ?
+		    sqlite3_errmsg(j->db) : "cannot open");
+		journal_close(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int
+prepare(struct journal *j, const char *sql, sqlite3_stmt **s)
+{
+	return sqlite3_prepare_v2(j->db, sql, -1, s, NULL) == SQLITE_OK ?
+	    0 : -1;
+}
+
+static struct journal *
+open_bad(struct journal *j, const char *path, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(j->db));
+	journal_close(j);
+	return NULL;
+}
+
 struct journal *
 journal_open(const char *path, int readonly, char *err, size_t errlen)
 {
-	struct journal *j = xcalloc(1, sizeof(*j));
+	struct journal *j;
 	int flags = readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
-	j->run = -1;
-	if (sqlite3_open_v2(path, &j->db, flags, NULL) != SQLITE_OK)
-		goto bad;
+	if ((j = open_db(path, flags, err, errlen)) == NULL)
+		return NULL;
 	/* ph-alias and ph-batch share the file: wait out each other's locks. */
 	sqlite3_busy_timeout(j->db, 60000);
 	if (!readonly && sqlite3_exec(j->db, schema, NULL, NULL, NULL) !=
 	    SQLITE_OK)
-		goto bad;
-	if (sqlite3_prepare_v2(j->db,
-	    "SELECT 1 FROM delivered WHERE uuid = ?", -1, &j->has, NULL) !=
-	    SQLITE_OK)
-		goto bad;
-	if (!readonly && (sqlite3_prepare_v2(j->db,
-	    "INSERT OR IGNORE INTO delivered VALUES (?)", -1, &j->add, NULL) !=
-	    SQLITE_OK || sqlite3_prepare_v2(j->db, "BEGIN IMMEDIATE", -1,
-	    &j->begin, NULL) != SQLITE_OK || sqlite3_prepare_v2(j->db,
-	    "COMMIT", -1, &j->commit, NULL) != SQLITE_OK))
-		goto bad;
+		return open_bad(j, path, err, errlen);
+	if (prepare(j, "SELECT 1 FROM delivered WHERE uuid = ?", &j->has) ==
+	    -1)
+		return open_bad(j, path, err, errlen);
+	if (!readonly && (prepare(j, "INSERT OR IGNORE INTO delivered "
+	    "VALUES (?)", &j->add) == -1 || prepare(j, "BEGIN IMMEDIATE",
+	    &j->begin) == -1 || prepare(j, "COMMIT", &j->commit) == -1))
+		return open_bad(j, path, err, errlen);
 	return j;
-bad:
-	snprintf(err, errlen, "%s: %s", path, j->db ? sqlite3_errmsg(j->db) :
-	    "cannot open");
-	journal_close(j);
-	return NULL;
+}
+
+struct journal *
+journal_open_snapshot(const char *path, char *err, size_t errlen)
+{
+	struct journal *j;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((j = open_db(path, SQLITE_OPEN_READONLY, err, errlen)) == NULL)
+		return NULL;
+	sqlite3_busy_timeout(j->db, 60000);
+	/* Lookups go all over the table: map it rather than read pages. */
+	sqlite3_exec(j->db, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
+	if (sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return open_bad(j, path, err, errlen);
+	j->snapshot = 1;
+	if (prepare(j, "SELECT 1 FROM delivered WHERE uuid = ?", &j->has) ==
+	    -1)
+		return open_bad(j, path, err, errlen);
+	/*
+	 * The first read fixes the snapshot: the count, which ph-report
+	 * needs anyway, so journal_count costs nothing after it.
+	 */
+	if (prepare(j, "SELECT count(*) FROM delivered", &s) == -1)
+		return open_bad(j, path, err, errlen);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		j->count = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (r != SQLITE_ROW)
+		return open_bad(j, path, err, errlen);
+	return j;
+}
+
+struct journal *
+journal_open_temp(char *err, size_t errlen)
+{
+	struct journal *j;
+
+	/* "": a private temporary database, on disk once past its cache. */
+	if ((j = open_db("", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    err, errlen)) == NULL)
+		return NULL;
+	/* Nothing to survive a crash, so no rollback journal and no sync. */
+	if (sqlite3_exec(j->db, "PRAGMA journal_mode=OFF;"
+	    "PRAGMA synchronous=OFF; PRAGMA cache_size=-32768;"
+	    "CREATE TABLE delivered (uuid BLOB PRIMARY KEY) WITHOUT ROWID;"
+	    "BEGIN;", NULL, NULL, NULL) != SQLITE_OK ||
+	    prepare(j, "SELECT 1 FROM delivered WHERE uuid = ?", &j->has) ==
+	    -1 || prepare(j, "INSERT OR IGNORE INTO delivered VALUES (?)",
+	    &j->add) == -1)
+		return open_bad(j, "temporary database", err, errlen);
+	return j;
 }
 
 void
@@ -90,6 +167,8 @@ journal_close(struct journal *j)
 	sqlite3_finalize(j->add);
 	sqlite3_finalize(j->begin);
 	sqlite3_finalize(j->commit);
+	if (j->snapshot)
+		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(j->db);
 	free(j);
 }
@@ -107,6 +186,19 @@ journal_has(struct journal *j, const unsigned char uuid[16])
 	if (r == SQLITE_DONE)
 		return 0;
 	return fail(j, "journal lookup");
+}
+
+int
+journal_put(struct journal *j, const unsigned char uuid[16])
+{
+	int r;
+
+	sqlite3_bind_blob(j->add, 1, uuid, 16, SQLITE_STATIC);
+	r = sqlite3_step(j->add);
+	sqlite3_reset(j->add);
+	if (r != SQLITE_DONE)
+		return fail(j, "journal insert");
+	return sqlite3_changes(j->db) > 0;
 }
 
 static int
@@ -210,6 +302,8 @@ journal_count(struct journal *j)
 	sqlite3_stmt *s;
 	uint64_t n = 0;
 
+	if (j->snapshot)
+		return j->count;
 	if (sqlite3_prepare_v2(j->db, "SELECT count(*) FROM delivered", -1,
 	    &s, NULL) != SQLITE_OK)
 		return 0;
@@ -217,4 +311,51 @@ journal_count(struct journal *j)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return n;
+}
+
+static const char *
+col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? (const char *)t : "";
+}
+
+int
+journal_runs(struct journal *j,
+    int (*fn)(const struct journal_runrow *, void *), void *arg)
+{
+	struct journal_runrow row;
+	sqlite3_stmt *s;
+	int r, stop = 0;
+
+	if (prepare(j, "SELECT started, updated, host, status, read, "
+	    "delivered, skipped, rejected, undelivered, requests, retries, "
+	    "bytes FROM runs ORDER BY id", &s) == -1) {
+		/* No runs table: a journal not (yet) written by ph-batch. */
+		if (strncmp(sqlite3_errmsg(j->db), "no such table", 13) == 0)
+			return 0;
+		return fail(j, "journal runs");
+	}
+	while (!stop && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		row.started = col_text(s, 0);
+		row.updated = col_text(s, 1);
+		row.host = col_text(s, 2);
+		row.status = col_text(s, 3);
+		row.c.read = sqlite3_column_int64(s, 4);
+		row.c.delivered = sqlite3_column_int64(s, 5);
+		row.c.skipped = sqlite3_column_int64(s, 6);
+		row.c.rejected = sqlite3_column_int64(s, 7);
+		row.c.undelivered = sqlite3_column_int64(s, 8);
+		row.c.requests = sqlite3_column_int64(s, 9);
+		row.c.retries = sqlite3_column_int64(s, 10);
+		row.c.bytes = sqlite3_column_int64(s, 11);
+		stop = fn(&row, arg);
+	}
+	if (!stop && r != SQLITE_DONE) {
+		fail(j, "journal runs");
+		stop = -1;
+	}
+	sqlite3_finalize(s);
+	return stop;
 }

@@ -3,8 +3,11 @@
  * event's uuid is added only after a 2xx for the request that carried
  * it, all of one request in one transaction, so the journal never claims
  * more than was delivered.  ph-batch skips what is already there;
- * ph-alias reads it to skip identity events sent in earlier runs.  The
- * database is in WAL mode so both can use it at once.
+ * ph-alias reads it to skip identity events sent in earlier runs;
+ * ph-report reads it, and the runs table ph-batch keeps, to say what
+ * arrived.  The database is in WAL mode so all of them can use it at
+ * once.  This is the only module that opens it (and the only one that
+ * calls SQLite), so the schema has one owner.
  */
 #ifndef JOURNAL_H
 #define JOURNAL_H
@@ -18,10 +21,34 @@ struct journal_run {
 	uint64_t	requests, retries, bytes;
 };
 
+/* A row of the runs table, as ph-batch last updated it. */
+struct journal_runrow {
+	const char		*started, *updated;	/* ts_format text */
+	const char		*host, *status;		/* "" when NULL */
+	struct journal_run	 c;
+};
+
 /* NULL with a message in err.  Creates the file unless readonly. */
 struct journal	*journal_open(const char *path, int readonly, char *err,
 		    size_t errlen);
+/*
+ * Read-only, and in one read transaction until journal_close: every
+ * lookup, count and runs row sees the same snapshot while ph-batch goes
+ * on writing (WAL readers do not block it), and a lookup costs no lock
+ * of its own.  No journal_read_begin/end on such a handle.
+ */
+struct journal	*journal_open_snapshot(const char *path, char *err,
+		    size_t errlen);
 void		 journal_close(struct journal *);
+/*
+ * A private journal with no file, gone at close: ph-report's set of the
+ * delivered uuids it has met, which may outgrow memory, so it is on
+ * disk once past its cache.  Only journal_put, journal_has and
+ * journal_count on it.
+ */
+struct journal	*journal_open_temp(char *err, size_t errlen);
+/* Add one uuid: 1 if new, 0 if it was there, -1 on an error. */
+int		 journal_put(struct journal *, const unsigned char uuid[16]);
 /* 1 delivered, 0 not, -1 on a database error (message via err). */
 int		 journal_has(struct journal *, const unsigned char uuid[16]);
 /*
@@ -38,6 +65,15 @@ int		 journal_run_begin(struct journal *, const char *host);
 int		 journal_run_update(struct journal *, const struct journal_run *,
 		    const char *status);
 const char	*journal_error(struct journal *);
+/* Rows of the delivered table; 0 on a database error. */
 uint64_t	 journal_count(struct journal *);
+/*
+ * Calls fn for each row of the runs table, oldest first; the strings
+ * last only until fn returns.  0 (also when there is no runs table: a
+ * journal ph-batch never wrote), -1 on a database error, else what a
+ * non-zero fn returned, which stops the walk.
+ */
+int		 journal_runs(struct journal *,
+		    int (*fn)(const struct journal_runrow *, void *), void *);
 
 #endif
