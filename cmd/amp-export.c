@@ -30,6 +30,7 @@
 #include "cli.h"
 #include "gunzip.h"
 #include "hours.h"
+#include "http.h"
 #include "jsonw.h"
 #include "outfile.h"
 #include "progress.h"
@@ -75,7 +76,6 @@ struct xfer {
 	long		 status;
 	uint64_t	 bytes;		/* body bytes written to fd */
 	int		 werrno;	/* write error on fd */
-	double		 retry_after;
 	struct buf	 msg;		/* start of a non-200 body */
 };
 
@@ -105,7 +105,8 @@ static struct {
 
 static char		*api_key, *secret_key;
 static CURL		*curl;
-static char		 curl_err[CURL_ERROR_SIZE];
+static char		 curl_err[HTTP_ERRLEN];
+static struct http_answer ans;	/* of the latest answer */
 static int		 dirfd_out = -1, fatal;
 static int64_t		 first_recent;	/* hours from here may be incomplete */
 static struct have	*haves;
@@ -434,24 +435,6 @@ server_text(const struct buf *m, char *out, size_t len)
 	}
 }
 
-static size_t
-header_cb(char *p, size_t size, size_t n, void *arg)
-{
-	struct xfer *x = arg;
-	size_t len = size * n;
-	char line[256];
-
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0)
-		x->retry_after = -1;	/* a new response begins */
-	else if (len < sizeof(line) && len > 12 &&
-	    strncasecmp(p, "Retry-After:", 12) == 0) {
-		memcpy(line, p, len);
-		line[len] = '\0';
-		x->retry_after = retry_after_parse(line + 12);
-	}
-	return len;
-}
-
 /* A 200 body goes to the .part file as it comes; others are kept short. */
 static size_t
 write_cb(char *p, size_t size, size_t n, void *arg)
@@ -622,7 +605,7 @@ fetch(int64_t lo, int64_t hi, const char *name, struct attempt *a)
 {
 	char url[2048], s[12], e[12], part[NAME_LEN + 16], final[NAME_LEN + 8];
 	char text[256];
-	struct xfer x = { .fd = -1, .part = part, .retry_after = -1 };
+	struct xfer x = { .fd = -1, .part = part };
 	CURLcode cc;
 	long status = 0;
 	int v;
@@ -637,7 +620,6 @@ fetch(int64_t lo, int64_t hi, const char *name, struct attempt *a)
 	snprintf(final, sizeof(final), "%s.zip", name);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
 	curl_err[0] = '\0';
 	xfer_now = 0;
 	c.requests++;
@@ -645,7 +627,7 @@ fetch(int64_t lo, int64_t hi, const char *name, struct attempt *a)
 	xfer_now = 0;
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	a->status = status;
-	a->retry_after = x.retry_after;
+	a->retry_after = ans.retry_after;
 	a->bytes = x.bytes;
 	c.bytes += x.bytes;
 	server_text(&x.msg, text, sizeof(text));
@@ -660,7 +642,7 @@ fetch(int64_t lo, int64_t hi, const char *name, struct attempt *a)
 	} else if (status == 200 && cc != CURLE_OK) {
 		snprintf(a->why, sizeof(a->why), "the archive was cut off "
 		    "after %llu bytes: %s", (unsigned long long)x.bytes,
-		    curl_err[0] ? curl_err : curl_easy_strerror(cc));
+		    http_strerror(cc, curl_err));
 		a->r = GOT_BADBODY;
 	} else if (status == 200 && x.bytes == 0) {
 		snprintf(a->why, sizeof(a->why), "HTTP 200 with an empty "
@@ -680,9 +662,10 @@ fetch(int64_t lo, int64_t hi, const char *name, struct attempt *a)
 			return;
 		}
 	} else if (cc != CURLE_OK) {
-		snprintf(a->why, sizeof(a->why), "%s", curl_err[0] ? curl_err :
-		    curl_easy_strerror(cc));
-		a->r = GOT_RETRY;
+		snprintf(a->why, sizeof(a->why), "%s", http_strerror(cc,
+		    curl_err));
+		/* A certificate that does not verify will not verify later. */
+		a->r = http_permanent(cc) ? GOT_FATAL : GOT_RETRY;
 	} else {
 		if (text[0] != '\0')
 			snprintf(a->why, sizeof(a->why), "HTTP %ld: %s", status,
@@ -945,32 +928,19 @@ read_keys(void)
 static void
 setup_curl(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    (curl = curl_easy_init()) == NULL)
-		errx(EXIT_RUNTIME, "cannot initialise libcurl");
+	/* A transfer that stalls --timeout long is cut, however long it runs. */
+	struct http_conf hc = { .prog = "amp-export", .stall = opt.timeout,
+	    .connect_timeout = 30, .insecure = opt.insecure };
+
+	curl = http_easy(&hc, &ans, curl_err);
 	/* Basic auth from these, never in the URL that messages show. */
 	curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 	curl_easy_setopt(curl, CURLOPT_USERNAME, api_key);
 	curl_easy_setopt(curl, CURLOPT_PASSWORD, secret_key);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "amp2ph-amp-export/"
-	    AMP2PH_VERSION);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
-	/* A transfer that stalls this long is cut, however long it runs. */
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long)opt.timeout);
-	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
-	if (opt.insecure) {
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 }
 
 /* --dry-run: the windows and whether a run would fetch them. */
@@ -1104,27 +1074,17 @@ main(int argc, char *argv[])
 			opt.progress = 1;
 			break;
 		case 'R':
-			if (strcmp(optarg, "us") != 0 &&
-			    strcmp(optarg, "eu") != 0)
-				errx(EXIT_USAGE, "--region: us or eu, not %s",
-				    optarg);
-			opt.region = strcmp(optarg, "us") == 0 ? "us" : "eu";
+			opt.region = http_region(optarg, "us", "eu");
 			opt.host = NULL;
 			break;
 		case 'S':
 			when_arg("--start", optarg, 0, &opt.start);
 			break;
 		case 'T':
-			if (cli_duration(optarg, &opt.retry_for) == -1)
-				errx(EXIT_USAGE, "--retry-for: expected a "
-				    "duration like 90s, 15m, 1h: %s", optarg);
+			opt.retry_for = http_duration("--retry-for", optarg, 0);
 			break;
 		case 't':
-			if (cli_duration(optarg, &opt.timeout) == -1 ||
-			    opt.timeout < 1)
-				errx(EXIT_USAGE, "--timeout: expected a "
-				    "duration of at least 1s, like 10m: %s",
-				    optarg);
+			opt.timeout = http_duration("--timeout", optarg, 1);
 			break;
 		case 'w':
 			if (cli_duration(optarg, &secs) == -1 || secs < 3600 ||
@@ -1161,13 +1121,8 @@ main(int argc, char *argv[])
 		opt.host = strcmp(opt.region, "eu") == 0 ?
 		    "https://analytics.eu.amplitude.com" :
 		    "https://amplitude.com";
-	else {
-		if (strncmp(opt.host, "http://", 7) != 0 &&
-		    strncmp(opt.host, "https://", 8) != 0)
-			errx(EXIT_USAGE, "--host: expected an http:// or "
-			    "https:// URL, got %s", opt.host);
-		opt.host = clean_dir(opt.host);	/* no trailing slash */
-	}
+	else
+		opt.host = http_url("--host", opt.host, "");
 	opt.dir = clean_dir(opt.dir);
 	c.hours_total = opt.end - opt.start + 1;
 	c.planned = (c.hours_total + opt.window - 1) / opt.window;
@@ -1240,8 +1195,7 @@ main(int argc, char *argv[])
 		rc = EXIT_RUNTIME;
 	if (outfile_close(stdout, "stdout") == -1)
 		rc = EXIT_RUNTIME;
-	curl_easy_cleanup(curl);
-	curl_global_cleanup();
+	http_easy_free(curl);
 	explicit_bzero(api_key, strlen(api_key));
 	explicit_bzero(secret_key, strlen(secret_key));
 	free(api_key);

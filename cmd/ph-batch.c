@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "gzipw.h"
+#include "http.h"
 #include "journal.h"
 #include "json.h"
 #include "jsonw.h"
@@ -72,9 +73,8 @@ struct slot {
 	struct buf	 body, gz, resp;
 	struct curl_slist *hdrs;
 	double		 t0;
-	double		 retry_after;
-	int		 json_reply;
-	char		 errbuf[CURL_ERROR_SIZE];
+	struct http_answer ans;
+	char		 errbuf[HTTP_ERRLEN];
 };
 
 struct counts {
@@ -427,25 +427,6 @@ unit_forget(struct unit *u)
 }
 
 static size_t
-header_cb(char *p, size_t size, size_t n, void *arg)
-{
-	struct slot *s = arg;
-	size_t len = size * n;
-	char line[256];
-
-	if (len < sizeof(line)) {
-		memcpy(line, p, len);
-		line[len] = '\0';
-		if (strncasecmp(line, "Retry-After:", 12) == 0)
-			s->retry_after = retry_after_parse(line + 12);
-		else if (strncasecmp(line, "Content-Type:", 13) == 0 &&
-		    strcasestr(line + 13, "json") != NULL)
-			s->json_reply = 1;
-	}
-	return len;
-}
-
-static size_t
 write_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct slot *s = arg;
@@ -476,8 +457,8 @@ start(struct slot *s, struct unit *u)
 		len = s->gz.len;
 	}
 	s->resp.len = 0;
-	s->retry_after = -1;
-	s->json_reply = 0;
+	s->ans.retry_after = -1;
+	s->ans.json = 0;
 	s->errbuf[0] = '\0';
 	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -568,7 +549,7 @@ finish(struct slot *s, CURLcode cc)
 	struct unit *u = s->u;
 	double now = monotime(), ms = (now - s->t0) * 1000, wait;
 	long status = 0;
-	char err[CURL_ERROR_SIZE + 64];
+	char err[HTTP_ERRLEN + 64];
 
 	curl_multi_remove_handle(multi, s->h);
 	inflight--;
@@ -578,8 +559,7 @@ finish(struct slot *s, CURLcode cc)
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
 	else
-		snprintf(err, sizeof(err), "%s", s->errbuf[0] ? s->errbuf :
-		    curl_easy_strerror(cc));
+		snprintf(err, sizeof(err), "%s", http_strerror(cc, s->errbuf));
 
 	if (status >= 200 && status <= 299) {
 		/*
@@ -589,7 +569,7 @@ finish(struct slot *s, CURLcode cc)
 		const char *b = s->resp.p;
 		while (b && isspace((unsigned char)*b))
 			b++;
-		if (s->json_reply || (b && *b == '{'))
+		if (s->ans.json || (b && *b == '{'))
 			return delivered(s, u, status, ms);
 		snprintf(err, sizeof(err), "HTTP %ld but the answer is not "
 		    "capture's JSON (a proxy?)", status);
@@ -612,6 +592,15 @@ finish(struct slot *s, CURLcode cc)
 		return;
 	} else if (cc == CURLE_OK)
 		snprintf(err, sizeof(err), "HTTP %ld", status);
+	else if (http_permanent(cc)) {
+		/* A certificate that does not verify will not verify later. */
+		warnx("%s: %s (not retried: fix the host or its certificate)",
+		    opt.url, err);
+		receipt(u, status, "fatal", sent_bytes(s), ms, err);
+		fatal = 1;
+		ready_prepend(u);
+		return;
+	}
 
 	/* Retryable: network error, timeout, 408, 429, 5xx. */
 	c.retries++;
@@ -625,7 +614,7 @@ finish(struct slot *s, CURLcode cc)
 		ready_prepend(u);
 		return;
 	}
-	wait = retry_wait(u->attempts, s->retry_after);
+	wait = retry_wait(u->attempts, s->ans.retry_after);
 	if (c.retries <= WARN_LIMIT)
 		warnx("%s; retrying %zu events in %.1f s (attempt %d)", err,
 		    u->n, wait, u->attempts + 1);
@@ -715,12 +704,12 @@ static struct slot *
 slots_new(void)
 {
 	struct slot *s = xcalloc(opt.parallel, sizeof(*s));
+	struct http_conf hc = { .prog = "ph-batch", .timeout = opt.timeout,
+	    .insecure = opt.insecure };
 
 	for (int i = 0; i < opt.parallel; i++) {
-		CURL *h = curl_easy_init();
+		CURL *h = http_easy(&hc, &s[i].ans, s[i].errbuf);
 
-		if (h == NULL)
-			errx(EXIT_RUNTIME, "curl_easy_init failed");
 		s[i].h = h;
 		s[i].hdrs = curl_slist_append(NULL,
 		    "Content-Type: application/json");
@@ -730,23 +719,9 @@ slots_new(void)
 		s[i].hdrs = curl_slist_append(s[i].hdrs, "Expect:");
 		curl_easy_setopt(h, CURLOPT_URL, opt.url);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, s[i].hdrs);
-		curl_easy_setopt(h, CURLOPT_USERAGENT, "amp2ph-ph-batch/"
-		    AMP2PH_VERSION);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-		    (long)(opt.timeout * 1000));
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 15000L);
-		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-		curl_easy_setopt(h, CURLOPT_HEADERDATA, &s[i]);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &s[i]);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s[i].errbuf);
 		curl_easy_setopt(h, CURLOPT_PRIVATE, &s[i]);
-		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-		if (opt.insecure) {
-			curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-			curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-		}
 	}
 	return s;
 }
@@ -755,7 +730,7 @@ static void
 slots_free(void)
 {
 	for (int i = 0; i < opt.parallel; i++) {
-		curl_easy_cleanup(slots[i].h);
+		http_easy_free(slots[i].h);
 		curl_slist_free_all(slots[i].hdrs);
 		buf_free(&slots[i].body);
 		buf_free(&slots[i].gz);
@@ -1035,27 +1010,17 @@ main(int argc, char *argv[])
 			opt.quiet = 1;
 			break;
 		case 'R':
-			if (strcmp(optarg, "us") == 0)
-				opt.host = "https://us.i.posthog.com";
-			else if (strcmp(optarg, "eu") == 0)
-				opt.host = "https://eu.i.posthog.com";
-			else
-				errx(EXIT_USAGE, "--region: us or eu, not %s",
-				    optarg);
+			opt.host = http_region(optarg, POSTHOG_US_CAPTURE,
+			    POSTHOG_EU_CAPTURE);
 			break;
 		case 'r':
 			parse_rate(optarg);
 			break;
 		case 'T':
-			if (cli_duration(optarg, &opt.retry_for) == -1)
-				errx(EXIT_USAGE, "--retry-for: expected a "
-				    "duration like 90s, 15m, 1h: %s", optarg);
+			opt.retry_for = http_duration("--retry-for", optarg, 0);
 			break;
 		case 't':
-			if (cli_duration(optarg, &opt.timeout) == -1 ||
-			    opt.timeout <= 0)
-				errx(EXIT_USAGE, "--timeout: expected a "
-				    "duration like 30s: %s", optarg);
+			opt.timeout = http_duration("--timeout", optarg, 1);
 			break;
 		case 'x':
 			opt.rejects_path = optarg;
@@ -1092,17 +1057,7 @@ main(int argc, char *argv[])
 			errx(EXIT_USAGE, "%s", err);
 		if (project_token_check(token, err, sizeof(err)) == -1)
 			errx(EXIT_USAGE, "%s", err);
-		size_t hl = strlen(opt.host);
-		while (hl > 0 && opt.host[hl - 1] == '/')
-			hl--;
-		char *url = xmalloc(hl + 8);
-		memcpy(url, opt.host, hl);
-		memcpy(url + hl, "/batch/", 8);
-		opt.url = url;
-		if (strncmp(url, "http://", 7) != 0 &&
-		    strncmp(url, "https://", 8) != 0)
-			errx(EXIT_USAGE, "--host: expected an http:// or "
-			    "https:// URL, got %s", opt.host);
+		opt.url = http_url("--host", opt.host, "/batch/");
 	}
 	/* A dry run reads the journal (if there is one) but never writes. */
 	if (opt.journal_path != NULL && (!opt.dry_run ||
@@ -1113,8 +1068,7 @@ main(int argc, char *argv[])
 	rejects_open(&rej, opt.rejects_path);
 	parser = json_parser_new();
 	uuidset_init(&pending);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-		errx(EXIT_RUNTIME, "curl_global_init failed");
+	http_global();
 	multi = curl_multi_init();
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    (long)opt.parallel);
@@ -1170,7 +1124,6 @@ main(int argc, char *argv[])
 	if (slots)
 		slots_free();
 	curl_multi_cleanup(multi);
-	curl_global_cleanup();
 	journal_close(jdb);
 	json_parser_free(parser);
 	uuidset_free(&pending);
