@@ -3,7 +3,8 @@
 with fault injection, for testing ph-batch.  Python 3 standard library only.
 
   capture_standin.py --record FILE [--port N] [--port-file FILE]
-                     [--token TOKEN] [--faults SPEC] [--seed N]
+                     [--token TOKEN] [--accept-any-token] [--record-meta]
+                     [--faults SPEC] [--seed N]
                      [--max-body BYTES] [--log FILE] [--workers N]
                      [--quiet | --verbose]
 
@@ -34,7 +35,12 @@ request, nothing recorded):
       not a UUID, properties not an object, ...) / empty batch / a batch
       without api_key
   401 no token, token empty, > 64 bytes, non-ASCII, NUL, phx_ prefix, or not
-      --token (default phc_test)
+      --token (default phc_test).  With --accept-any-token any token of the
+      right shape is accepted, as real capture does (rust/capture token.rs
+      checks only the shape; "We don't validate these against team lookup
+      at the edge"): events of a token that is no project are answered 200
+      and recorded with their token, and the query stand-in
+      (tests/query_standin.py) stores only those of its project.
   400 an event with an empty name, or no distinct_id (distinct_id,
       $distinct_id or properties.distinct_id; null and "" count as missing)
   200 {"status":"Ok"}: accepted ($performance_event events are dropped, as
@@ -50,15 +56,45 @@ unknown_token, no_token, multiple_tokens).
   "historical_migration":bool}.  (An event's text is re-serialized only if it
   holds a raw newline or a U+0085/U+2028/U+2029 character.)
   Lines of concurrent requests may interleave by request, never within one.
+  With --record-meta (implied by --accept-any-token) each line also ends
+  with "t" (unix time, float, when recorded: before the 200) and "token"
+  (the request's token, trimmed):
+  {"req":N,"event":..,"historical_migration":bool,"t":1700000000.123456,
+   "token":"phc_.."}.  They are opt-in because tests parse the default
+  line's bytes (it must end with ,"historical_migration":true}).
 --log FILE  one NDJSON line per numbered request, written just before its
   answer: {"req","t","path","status","events","bytes","gzip","fault",
-  "recorded","dur"}; events is null if the body did not decode; status is
+  "recorded","dur"} (plus "lost" when a lose: rule applied); events is null
+  if the body did not decode; status is
   null when the connection was closed without an answer (drop, drop-after,
   or a slow: whose client hung up); fault is the rule's text or null.
 
+Feature flags (/flags, /flags/, /decide, /decide/; not numbered, not logged,
+never faulted; counted in /_stats "flags"), as rust/feature-flags answers:
+  POST body JSON (or gzip of it) {"token"|"api_key": T, "distinct_id": D}:
+    400 text/plain "Failed to parse request: ..." (not a JSON object)
+    401 text/plain "No API token provided. Please include a valid API token
+        in your request."                                   (no token)
+    401 text/plain "The provided API key is invalid or has expired. Please
+        check your API key and try again."   (T is not --token: even with
+        --accept-any-token, since /flags knows the projects)
+    400 text/plain "The distinct_id field is missing from the request.
+        Please include a valid identifier."
+    200 application/json, no flags defined:  /flags?v=2 (and v>=2, and
+        neither v nor config given): {"errorsWhileComputingFlags":false,
+        "flags":{},"requestId":UUID}; /flags?v=1: {"errorsWhileComputingFlags":
+        false,"featureFlags":{},"featureFlagPayloads":{},"requestId":UUID};
+        /decide: v=1/none {"featureFlags":[],..}, v=2 {"featureFlags":{},..},
+        v=3 the v=1 flags shape, v>=4 the v=2 shape; config=true (and
+        /decide, and the no-v-no-config default) add supportedCompression,
+        config, toolbarParams, isAuthenticated, sessionRecording.
+  GET/HEAD: 200 minimal flags answer WITHOUT any token check (as the real
+  service: only a POST proves a token);  OPTIONS 204;  others 405.
+
 Control (not numbered, not logged, never faulted):
   GET /_stats   {"requests","accepted_events","status_counts":{"200":n,..},
-                 "no_answer","faults"}
+                 "no_answer","faults","lost_events",
+                 "flags":{"requests":n,"status_counts":{..}}}
   GET /_faults  current SPEC (text);  POST /_faults  body = SPEC (replaces
   the set, empty clears, re-seeds the RNG);  DELETE /_faults  clears.
 
@@ -75,6 +111,13 @@ tried in order; the first that applies decides.
   html200      200 text/html page (a misconfigured proxy); nothing recorded
   reject-event:NAME  400 if the request holds an event named NAME
   413:BYTES    413 if the raw body is larger than BYTES
+  lose:F       a quota / silent loss: answer 200 as usual but do not record
+               the events chosen: an event is chosen when a hash of (--seed,
+               its uuid, normalized; its JSON text if it has none) is below
+               F (0..1), and it was never lost before: each uuid is lost at
+               most once in the server's life, so a re-send of a lost event
+               is recorded.  Deterministic; runs in this process (not in
+               the workers).  /_stats "lost_events" counts them.
   WHEN: N | N-M | everyK (K, 2K, ...) | pF (probability F, random.Random(seed))
 Requests are numbered 1, 2, ... in arrival order since start-up (every
 request except the control paths above; also 404s), and are not renumbered
@@ -82,6 +125,7 @@ when the SPEC changes.  Only POSTs to capture paths are faulted.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import pickle
@@ -97,6 +141,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -104,6 +149,7 @@ from urllib.parse import parse_qs, urlsplit
 CAPTURE_PATHS = frozenset(
     p + s for p in ("/batch", "/e", "/i/v0/e", "/capture", "/track")
     for s in ("", "/"))
+FLAGS_PATHS = frozenset(("/flags", "/flags/", "/decide", "/decide/"))
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
 DRAIN_CAP = 512 * 1024 * 1024   # bodies beyond this are not read: 413 + close
 MAX_STDERR_LINES = 50           # the test harness never reads our stderr
@@ -226,6 +272,13 @@ def parse_rule(text):
             raise ValueError("slow needs seconds: %r" % text) from None
         if not 0 <= arg <= 3600:
             raise ValueError("slow seconds out of range: %r" % text)
+    elif kind == "lose":
+        try:
+            arg = float(arg)
+        except (TypeError, ValueError):
+            raise ValueError("lose needs a fraction: %r" % text) from None
+        if not 0.0 <= arg <= 1.0:
+            raise ValueError("lose fraction not in [0,1]: %r" % text)
     elif kind == "413":
         if not arg or not re.fullmatch(r"\d+", arg):
             raise ValueError("413 needs BYTES: %r" % text)
@@ -512,15 +565,16 @@ def _check_token(token, want):
         raise Reject(401, "missing_api_key" if reason == "empty" else
                      "invalid_api_key", "API key is not valid: " + reason,
                      "authentication_error", reason)
-    if t != want:
+    if want is not None and t != want:
         raise Reject(401, "invalid_api_key", "Project API key invalid. You "
                      "can find your project API key in PostHog project "
                      "settings.", "authentication_error", "unknown_token")
+    return t
 
 
 class Parsed:
     """The decoded request: form, text, items, historical flag."""
-    __slots__ = ("form", "text", "top", "items", "historical")
+    __slots__ = ("form", "text", "top", "items", "historical", "token")
 
 
 def decode_request(raw, gzip_hint, max_body):
@@ -550,12 +604,14 @@ def decode_request(raw, gzip_hint, max_body):
     form, top, items = _parse_top(text)
     p = Parsed()
     p.form, p.text, p.top, p.items, p.historical = form, text, top, items, False
+    p.token = None
     return p
 
 
 def validate(p, want_token):
     """capture's checks after decoding, in capture's order; raises Reject, or
-    returns the list of (obj, start, end) to record."""
+    returns the list of (obj, start, end) to record (and sets p.token, the
+    request's trimmed token).  want_token None: any well-formed token."""
     keep = []
     sem = None
     for it in p.items:
@@ -614,17 +670,23 @@ def validate(p, want_token):
                          "inconsistent api_key values",
                          "authentication_error", "multiple_tokens")
         token = toks.pop() if toks else None
-    _check_token(token, want_token)
+    p.token = _check_token(token, want_token)
     if sem is not None:
         raise sem
     return keep
 
 
-def record_text(req, p, keep):
-    """The record lines of one request, as one str."""
+def record_text(req, p, keep, meta=False):
+    """The record lines of one request, as one str.  meta: add "t" (now) and
+    "token" after historical_migration."""
     text = p.text
-    tail = ',"historical_migration":%s}\n' % ("true" if p.historical
-                                               else "false")
+    if meta:
+        tail = ',"historical_migration":%s,"t":%.6f,"token":%s}\n' % (
+            "true" if p.historical else "false", time.time(),
+            _ENCODE(p.token))
+    else:
+        tail = ',"historical_migration":%s}\n' % ("true" if p.historical
+                                                   else "false")
     head = '{"req":%d,"event":' % req
     out = []
     for obj, s, e in keep:
@@ -646,22 +708,25 @@ class Engine:
     this one with --workers 0.  Records are appended with one os.write per
     request to an O_APPEND descriptor, so workers never interleave lines."""
 
-    def __init__(self, record_path, max_body, token):
+    def __init__(self, record_path, max_body, token, meta=False):
         self.fd = os.open(record_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                           0o644)
         self.max_body = max_body
-        self.token = token
+        self.token = token          # None: any well-formed token
+        self.meta = meta
         self.lock = threading.Lock()
 
-    def analyze(self, n, raw, hint, names, mode):
+    def analyze(self, n, raw, hint, names, mode, lose=None):
         """mode 'count': decode only; 'hold'/'commit': validate too.
         Returns (result, data): result = (status, body, nevents, present,
-        nkeep) with present[i] = whether an event is named names[i]; data =
-        the record bytes if valid (written already under 'commit')."""
+        nkeep, nlost) with present[i] = whether an event is named names[i];
+        data = the record bytes if valid (written already under 'commit').
+        lose: None, or a function(event dict) -> True to accept the event
+        without recording it (only in this process: it holds shared state)."""
         try:
             p = decode_request(raw, hint, self.max_body)
         except Reject as e:
-            return (e.status, e.body(), None, (), 0), None
+            return (e.status, e.body(), None, (), 0, 0), None
         nevents = len(p.items)
         present = ()
         if names:
@@ -674,15 +739,20 @@ class Engine:
                         seen.add(nm)
             present = tuple(nm in seen for nm in names)
         if mode == "count":
-            return (None, None, nevents, present, 0), None
+            return (None, None, nevents, present, 0, 0), None
         try:
             keep = validate(p, self.token)
         except Reject as e:
-            return (e.status, e.body(), nevents, present, 0), None
-        data = record_text(n, p, keep).encode("utf-8")
+            return (e.status, e.body(), nevents, present, 0, 0), None
+        nlost = 0
+        if lose is not None:
+            kept = [it for it in keep if not lose(it[0])]
+            nlost = len(keep) - len(kept)
+            keep = kept
+        data = record_text(n, p, keep, self.meta).encode("utf-8")
         if mode == "commit":
             self.write(data)
-        return (200, OK_BODY, nevents, present, len(keep)), data
+        return (200, OK_BODY, nevents, present, len(keep), nlost), data
 
     def write(self, data):
         with self.lock:
@@ -772,7 +842,7 @@ class ProcWorker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         self.dead = False
         _send(self.proc.stdin, ("init", args.record, args.max_body,
-                                args.token))
+                                args.want_token, args.record_meta))
 
     def reply(self):
         try:
@@ -856,7 +926,8 @@ class Pool:
     def __init__(self, args, say):
         self.args = args
         self.say = say
-        self.engine = Engine(args.record, args.max_body, args.token)
+        self.engine = Engine(args.record, args.max_body, args.want_token,
+                             args.record_meta)
         self.lock = threading.Lock()
         self.all = []
         self.idle = queue.Queue()
@@ -935,6 +1006,11 @@ class App:
         self.accepted = 0
         self.status_counts = {}
         self.no_answer = 0
+        self.lost = set()               # keys of events lost by lose:F
+        self.lost_events = 0
+        self.lose_lock = threading.Lock()
+        self.flags_requests = 0
+        self.flags_status = {}
         self.active = 0
         self.closed = False
         os.close(os.open(args.record, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
@@ -960,6 +1036,31 @@ class App:
                     if w[0] == "p":
                         draws[(idx, w)] = self.rng.random() < w[1]
             return self.n, rules, draws
+
+    def lose_picker(self, frac):
+        """lose:F's choice: an event is lost if the hash of (seed, its uuid)
+        falls below F and it was never lost before."""
+        seed = self.args.seed
+
+        def pick(ev):
+            key = event_key(ev)
+            h = hashlib.sha256(("%d:%s" % (seed, key)).encode(
+                "utf-8", "surrogatepass")).digest()
+            if int.from_bytes(h[:8], "big") >= frac * 2.0 ** 64:
+                return False
+            with self.lose_lock:
+                if key in self.lost:
+                    return False
+                self.lost.add(key)
+                self.lost_events += 1
+            return True
+        return pick
+
+    def count_flags(self, status):
+        with self.io_lock:
+            self.flags_requests += 1
+            k = str(status)
+            self.flags_status[k] = self.flags_status.get(k, 0) + 1
 
     def begin(self):
         with self.io_lock:
@@ -992,10 +1093,15 @@ class App:
         with self.num_lock:
             n = self.n
             spec = ";".join(r.text for r in self.rules)
+        with self.lose_lock:
+            lost = self.lost_events
         with self.io_lock:
             return {"requests": n, "accepted_events": self.accepted,
                     "status_counts": dict(self.status_counts),
-                    "no_answer": self.no_answer, "faults": spec}
+                    "no_answer": self.no_answer, "faults": spec,
+                    "lost_events": lost,
+                    "flags": {"requests": self.flags_requests,
+                              "status_counts": dict(self.flags_status)}}
 
     def close(self, grace=10.0):
         """Refuse new work, let requests in progress finish, stop the
@@ -1018,6 +1124,17 @@ class App:
                 except OSError:
                     pass
                 self.log = None
+
+
+def event_key(ev):
+    """The identity lose:F remembers: the uuid, normalized; else the text."""
+    u = ev.get("uuid")
+    if type(u) is str and u:
+        try:
+            return str(uuid.UUID(u))
+        except ValueError:
+            pass
+    return "text:" + _ENCODE(ev)
 
 
 def when_holds(w, n, idx, draws):
@@ -1184,6 +1301,8 @@ class Handler(BaseHTTPRequestHandler):
         path = u.path
         if path in ("/_stats", "/_faults"):
             return self.control(app, path)
+        if path in FLAGS_PATHS:
+            return self.flags(app, u)
         t0 = time.time()
         n, rules, draws = app.next_request()
         entry = self.entry = {
@@ -1253,6 +1372,81 @@ class Handler(BaseHTTPRequestHandler):
                                       [r.text for r in rules]})
         return self.respond(405, {"error": "method not allowed"},
                             headers=[("Allow", "GET, POST, DELETE")])
+
+    def flags(self, app, u):
+        """/flags and /decide as rust/feature-flags answers them: POST
+        checks the token against the project (--token) even when capture
+        accepts any token; GET answers without looking at a token."""
+        status = self._flags(app, u)
+        app.count_flags(status)
+
+    def _flags(self, app, u):
+        text = "text/plain; charset=utf-8"
+        try:
+            raw = self.read_body(1 << 20)
+        except BodyTooBig as e:
+            self.respond(413, "Payload too large", text, close=not e.drained)
+            return 413
+        except BadFraming as e:
+            self.respond(400, str(e), text, close=True)
+            return 400
+        q = parse_qs(u.query)
+        v = (q.get("v") or [None])[-1]
+        try:
+            version = int(v) if v not in (None, "") else None
+        except ValueError:
+            version = 1
+        decide = u.path.startswith("/decide")
+        if self.command in ("GET", "HEAD"):
+            body = flags_body(False, version or 1, True, minimal=True)
+            self.respond(200, body)
+            return 200
+        if self.command == "OPTIONS":
+            self.respond(204, headers=[("Allow", "GET, POST, OPTIONS, HEAD")])
+            return 204
+        if self.command != "POST":
+            self.respond(405, b"", text,
+                         headers=[("Allow", "GET, POST, OPTIONS, HEAD")])
+            return 405
+        try:
+            if raw[:2] == b"\x1f\x8b":
+                raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+            req = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        except (zlib.error, UnicodeDecodeError, ValueError) as e:
+            self.respond(400, "Failed to parse request: %s. Please ensure "
+                         "your request is properly formatted and all "
+                         "required fields are present." % e, text)
+            return 400
+        if type(req) is not dict:
+            self.respond(400, "Failed to parse request: expected a JSON "
+                         "object. Please ensure your request is properly "
+                         "formatted and all required fields are present.",
+                         text)
+            return 400
+        tok = None
+        for k in ("token", "api_key", "$token"):
+            if type(req.get(k)) is str and req[k].strip():
+                tok = req[k].strip()
+                break
+        if tok is None:
+            self.respond(401, "No API token provided. Please include a "
+                         "valid API token in your request.", text)
+            return 401
+        if tok != app.args.token:
+            self.respond(401, "The provided API key is invalid or has "
+                         "expired. Please check your API key and try "
+                         "again.", text)
+            return 401
+        did = req.get("distinct_id")
+        if did is None or did == "":
+            self.respond(400, "The distinct_id field is missing from the "
+                         "request. Please include a valid identifier.", text)
+            return 400
+        cfg = (q.get("config") or [""])[-1] == "true" or decide
+        if version is None and "config" not in q and not decide:
+            version, cfg = 2, True      # newer feature-flags' default
+        self.respond(200, flags_body(decide, version or 1, cfg))
+        return 200
 
     def capture(self, app, u, n, rules, draws, entry):
         """Handle one numbered request; return the number of events
@@ -1342,8 +1536,8 @@ class Handler(BaseHTTPRequestHandler):
                     w.discard()
                     if act is None or act.kind == "drop-after":
                         pass            # invalid: res says why
-                    elif act.kind == "slow":
-                        res = None      # analyze again after the sleep
+                    elif act.kind in ("slow", "lose"):
+                        res = None      # analyze again (after the sleep)
             finally:
                 pool.checkin(w)
         if act is not None:
@@ -1354,6 +1548,16 @@ class Handler(BaseHTTPRequestHandler):
                     entry["error"] = "client gone"
                     self.no_answer()
                     return 0
+        if res is None and act is not None and act.kind == "lose":
+            try:
+                res, _ = pool.engine.analyze(n, raw, hint, (), "commit",
+                                             app.lose_picker(act.arg))
+            except OSError as e:
+                raise WorkerError("cannot write the record file: %s" % e) \
+                    from None
+            if res[0] == 200:
+                recorded = res[4]
+                entry["lost"] = res[5]
         if res is None:
             mode = "commit" if act is None or act.kind in (
                 "slow", "drop-after") else "count"
@@ -1368,7 +1572,7 @@ class Handler(BaseHTTPRequestHandler):
         entry["recorded"] = recorded
 
         k = act.kind if act is not None else None
-        if k is None or k == "slow":
+        if k is None or k == "slow" or k == "lose":
             entry["status"] = res[0]
             self.respond(res[0], res[1])
         elif k == "drop-after" or k == "drop":
@@ -1411,6 +1615,35 @@ class Handler(BaseHTTPRequestHandler):
             return True
 
 
+def flags_body(decide, version, config, minimal=False):
+    """A successful flags answer (no flags defined) in the shape the
+    version asks for (rust/feature-flags get_versioned_response)."""
+    rid = str(uuid.uuid4())
+    if decide:
+        if version == 2:
+            b = {"featureFlags": {}, "requestId": rid}
+        elif version == 3:
+            b = {"errorsWhileComputingFlags": False, "featureFlags": {},
+                 "featureFlagPayloads": {}, "requestId": rid}
+        elif version >= 4:
+            b = {"errorsWhileComputingFlags": False, "flags": {},
+                 "requestId": rid}
+        else:
+            b = {"featureFlags": [], "requestId": rid}
+    elif version >= 2:
+        b = {"errorsWhileComputingFlags": False, "flags": {},
+             "requestId": rid}
+    else:
+        b = {"errorsWhileComputingFlags": False, "featureFlags": {},
+             "featureFlagPayloads": {}, "requestId": rid}
+    if config:
+        b.update({"supportedCompression": ["gzip", "gzip-js"],
+                  "config": {"enable_collect_everything": True},
+                  "toolbarParams": {}, "isAuthenticated": False,
+                  "sessionRecording": False})
+    return b
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -1435,6 +1668,11 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--record", required=True, metavar="FILE")
     ap.add_argument("--token", default="phc_test")
+    ap.add_argument("--accept-any-token", action="store_true",
+                    help="answer 200 for any well-formed token (as real "
+                    "capture does); implies --record-meta")
+    ap.add_argument("--record-meta", action="store_true",
+                    help='add "t" and "token" to each record line')
     ap.add_argument("--faults", default="", metavar="SPEC")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY,
@@ -1451,6 +1689,9 @@ def main():
     args = ap.parse_args()
     if args.max_body < 0:
         ap.error("--max-body must be >= 0")
+    if args.accept_any_token:
+        args.record_meta = True
+    args.want_token = None if args.accept_any_token else args.token
     if args.workers is None:
         cpus = os.cpu_count() or 1
         args.workers = min(cpus, 4) if cpus > 1 else 0
