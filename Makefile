@@ -32,7 +32,7 @@ PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch ph-report
 TOOLS	= amp-sample
 COMMON	= buf cli distinct gunzip hours http journal jqprog json jsonw keyset lines \
 	  natsort gzipw retry secret stop uuidset country utf8 ampevent \
-	  outfile progress rejects src timestamp uuid xalloc zip \
+	  outfile progress receipt rejects src timestamp uuid xalloc zip \
 	  htmlw period svgchart
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)

@@ -31,6 +31,7 @@
 #include "lines.h"
 #include "outfile.h"
 #include "period.h"
+#include "receipt.h"
 #include "rejects.h"
 #include "svgchart.h"
 #include "timestamp.h"
@@ -845,11 +846,8 @@ outside_rejects(void)
 /* ------------------------------------------------------------------ */
 /* Receipts                                                            */
 
-enum { O_DELIVERED, O_RETRY, O_SPLIT, O_REJECTED, O_FATAL, O_GAVEUP,
-    O_OTHER, NOUT };
-static const char *const oname[NOUT] = {
-	"delivered", "retry", "split", "rejected", "fatal", "gave-up", "other"
-};
+#define NOUT	RO_NOUTCOMES
+#define oname	receipt_outcome_names
 
 struct rbucket {
 	uint64_t	out[NOUT];
@@ -910,56 +908,38 @@ lat_pct(double q)
 	return rc.ms_max;
 }
 
-static uint64_t
-jnum(const struct jval *o, const char *k)
-{
-	const struct jval *v = json_get(o, k);
-
-	if (v == NULL || v->type != J_NUM || v->u.s[0] == '-')
-		return 0;
-	return strtoull(v->u.s, NULL, 10);
-}
-
 static void
 receipt_line(const char *path, uint64_t lineno, const char *p, size_t len)
 {
 	char err[256];
-	const struct jval *root, *v;
-	long status = 0;
-	int o = O_OTHER, si;
-	uint64_t idx, events, ms;
+	struct receipt r;
+	int o, si;
+	uint64_t idx, ms;
 	struct rbucket *b;
 
-	if ((root = json_parse(parser, p, len, err, sizeof(err))) == NULL ||
-	    root->type != J_OBJ || json_get(root, "outcome") == NULL) {
+	if (receipt_parse(parser, p, len, &r, err, sizeof(err)) == -1) {
 		if (rc.bad++ < 5)
-			warnx("%s:%llu: not a receipt", path,
-			    (unsigned long long)lineno);
+			warnx("%s:%llu: not a receipt: %s", path,
+			    (unsigned long long)lineno, err);
 		return;
 	}
-	v = json_get(root, "outcome");
-	for (int i = 0; i < O_OTHER; i++)
-		if (json_is_str(v, oname[i]))
-			o = i;
-	if ((v = json_get(root, "status")) != NULL && v->type == J_NUM)
-		status = strtol(v->u.s, NULL, 10);
-	events = jnum(root, "events");
-	ms = jnum(root, "ms");
+	o = r.outcome;
+	ms = r.ms;
 	rc.requests++;
 	rc.out[o]++;
-	rc.out_events[o] += events;
-	rc.bytes += jnum(root, "bytes");
+	rc.out_events[o] += r.events;
+	rc.bytes += r.bytes;
 	rc.ms += ms;
 	if (ms > rc.ms_max)
 		rc.ms_max = ms;
 	rc.lat[lat_bucket(ms)]++;
-	if (jnum(root, "attempts") > rc.attempts_max)
-		rc.attempts_max = jnum(root, "attempts");
+	if ((uint64_t)r.attempts > rc.attempts_max)
+		rc.attempts_max = r.attempts;
 	for (si = 0; si < rc.nstatus; si++)
-		if (rc.status[si] == status)
+		if (rc.status[si] == r.status)
 			break;
 	if (si == rc.nstatus && rc.nstatus < 64) {
-		rc.status[si] = status;
+		rc.status[si] = r.status;
 		rc.nstatus++;
 	}
 	if (si < 64)
@@ -985,8 +965,8 @@ receipt_line(const char *path, uint64_t lineno, const char *p, size_t len)
 	b->out[o]++;
 	b->req++;
 	b->ms += ms;
-	if (o == O_DELIVERED)
-		b->events += events;
+	if (o == RO_DELIVERED)
+		b->events += r.events;
 }
 
 static int
@@ -1415,9 +1395,9 @@ write_json(struct buf *b)
 		jsonw_key(b, "unreadable", &g);
 		jsonw_u64(b, rc.bad);
 		jsonw_key(b, "retries", &g);
-		jsonw_u64(b, rc.out[O_RETRY]);
+		jsonw_u64(b, rc.out[RO_RETRY]);
 		jsonw_key(b, "events_delivered", &g);
-		jsonw_u64(b, rc.out_events[O_DELIVERED]);
+		jsonw_u64(b, rc.out_events[RO_DELIVERED]);
 		jsonw_key(b, "bytes", &g);
 		jsonw_u64(b, rc.bytes);
 		jsonw_key(b, "ms_total", &g);
@@ -1464,7 +1444,7 @@ write_json(struct buf *b)
 			jsonw_key(b, "events_delivered", &h);
 			jsonw_u64(b, rc.b[k].events);
 			jsonw_key(b, "retries", &h);
-			jsonw_u64(b, rc.b[k].out[O_RETRY]);
+			jsonw_u64(b, rc.b[k].out[RO_RETRY]);
 			jsonw_key(b, "ms", &h);
 			jsonw_u64(b, rc.b[k].ms);
 			buf_addc(b, '}');
@@ -1618,8 +1598,8 @@ chart_periods(struct buf *b)
 static void
 chart_receipts(struct buf *b)
 {
-	static const int order[5] = { O_DELIVERED, O_SPLIT, O_REJECTED,
-	    O_RETRY, O_FATAL };
+	static const int order[5] = { RO_DELIVERED, RO_SPLIT, RO_REJECTED,
+	    RO_RETRY, RO_FATAL };
 	static const char *const cls[5] = { "del", "spl", "pen", "rej",
 	    "fat" };
 	struct svgchart ch = { .top = 24, .h = 150, .below = 34,
@@ -1646,12 +1626,12 @@ chart_receipts(struct buf *b)
 		snprintf(t, sizeof(t), "requests %s to %s: %s delivered (%s "
 		    "events), %s retried, %s split, %s rejected, mean %s ms",
 		    htmlw_num(i * rc.per + 1), htmlw_num(i * rc.per + r->req),
-		    htmlw_num(r->out[O_DELIVERED]), htmlw_num(r->events),
-		    htmlw_num(r->out[O_RETRY]), htmlw_num(r->out[O_SPLIT]),
-		    htmlw_num(r->out[O_REJECTED]), htmlw_num(mean[i]));
+		    htmlw_num(r->out[RO_DELIVERED]), htmlw_num(r->events),
+		    htmlw_num(r->out[RO_RETRY]), htmlw_num(r->out[RO_SPLIT]),
+		    htmlw_num(r->out[RO_REJECTED]), htmlw_num(mean[i]));
 		for (int k = 0; k < 5; k++)
 			v[k] = r->out[order[k]];
-		v[4] += r->out[O_GAVEUP] + r->out[O_OTHER];
+		v[4] += r->out[RO_GAVE_UP];
 		svgchart_bar(&ch, i, t, v, cls, 5, 0);
 	}
 	/* Mean latency per bucket, on its own scale (right edge label). */
@@ -1992,8 +1972,8 @@ write_html(struct buf *b)
 		    "minute, see the runs below.</p>\n");
 		buf_adds(b, "<section class=\"cards\">\n");
 		card(b, "", rc.requests, "requests");
-		card(b, "del", rc.out_events[O_DELIVERED], "events delivered");
-		card(b, "rej", rc.out[O_RETRY], "retries");
+		card(b, "del", rc.out_events[RO_DELIVERED], "events delivered");
+		card(b, "rej", rc.out[RO_RETRY], "retries");
 		card(b, "", rc.requests ? rc.ms / rc.requests : 0,
 		    "mean ms per request");
 		card(b, "", lat_pct(0.95), "95th percentile ms");
