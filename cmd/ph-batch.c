@@ -27,6 +27,7 @@
 #include "jsonw.h"
 #include "lines.h"
 #include "outfile.h"
+#include "receipt.h"
 #include "rejects.h"
 #include "retry.h"
 #include "secret.h"
@@ -363,42 +364,19 @@ static void
 receipt(const struct unit *u, long status, const char *outcome,
     size_t bytes, double ms, const char *error)
 {
-	char a[UUID_STRLEN + 1];
-	int first = 1;
+	struct receipt r = { .status = status, .events = u->n,
+	    .bytes = bytes, .attempts = u->attempts,
+	    .ms = (int64_t)(ms + 0.5), .error = error };
+	int o = receipt_outcome(outcome, strlen(outcome));
 
-	scratch.len = 0;
-	buf_addc(&scratch, '{');
-	jsonw_key(&scratch, "status", &first);
-	jsonw_i64(&scratch, status);
-	jsonw_key(&scratch, "outcome", &first);
-	jsonw_cstr(&scratch, outcome);
-	jsonw_key(&scratch, "events", &first);
-	jsonw_u64(&scratch, u->n);
-	jsonw_key(&scratch, "bytes", &first);
-	jsonw_u64(&scratch, bytes);
-	jsonw_key(&scratch, "attempts", &first);
-	jsonw_i64(&scratch, u->attempts);
-	jsonw_key(&scratch, "ms", &first);
-	jsonw_i64(&scratch, (int64_t)(ms + 0.5));
-	jsonw_key(&scratch, "first_uuid", &first);
-	if (u->n > 0 && u->ev[0].has_uuid) {
-		uuid_format(u->ev[0].uuid, a);
-		jsonw_cstr(&scratch, a);
-	} else
-		buf_adds(&scratch, "null");
-	jsonw_key(&scratch, "last_uuid", &first);
-	if (u->n > 0 && u->ev[u->n - 1].has_uuid) {
-		uuid_format(u->ev[u->n - 1].uuid, a);
-		jsonw_cstr(&scratch, a);
-	} else
-		buf_adds(&scratch, "null");
-	if (error != NULL) {
-		jsonw_key(&scratch, "error", &first);
-		jsonw_cstr(&scratch, error);
-	}
-	buf_adds(&scratch, "}\n");
-	outfile_write(stdout, scratch.p, scratch.len, "stdout");
-	fflush(stdout);
+	if (o == -1)
+		errx(1, "receipt: unknown outcome %s", outcome);
+	r.outcome = o;
+	if (u->n > 0 && (r.has_first = u->ev[0].has_uuid))
+		memcpy(r.first_uuid, u->ev[0].uuid, 16);
+	if (u->n > 0 && (r.has_last = u->ev[u->n - 1].has_uuid))
+		memcpy(r.last_uuid, u->ev[u->n - 1].uuid, 16);
+	receipt_write(stdout, "stdout", &r);
 }
 
 static void	unit_forget(struct unit *);
