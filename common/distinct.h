@@ -1,8 +1,9 @@
 /*
  * distinct: which distinct ids PostHog will merge persons on.  PostHog's
  * ingestion refuses to merge on a list of placeholder ids ("anonymous",
- * "null", "0", ...); using one as a user id would merge unrelated people,
- * so amp-convert and ph-alias never do.
+ * "null", "0", ..., also in single or double quotes: "'null'"); using one
+ * as a user id would merge unrelated people, so amp-convert and ph-alias
+ * never do.  The list is PostHog's, see distinct.c.
  */
 #ifndef DISTINCT_H
 #define DISTINCT_H

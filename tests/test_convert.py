@@ -437,6 +437,23 @@ def test_distinct_id():
                 fields["user_id"]
 
 
+# PostHog's isDistinctIdIllegal (nodejs/src/worker/ingestion/persons/
+# person-merge-service.ts): bare and quoted forms, JS trim() for blanks,
+# toLowerCase() of the untrimmed id for the case-insensitive list.
+ILLEGAL = ["'null'", '"null"', "'undefined'", '"Undefined"', "'Anonymous'",
+           '"guest"', "'[object Object]'", '"NaN"', "'0'", '"none"',
+           "\u00a0", "\ufeff", " \u3000\t", "\u2028", "UNDEFINED",
+           "Not_Authenticated", '"DISTINCT_ID"']
+LEGAL = ["nan", "'nan'", "NULL", "'NULL'", " anonymous", "anonymous ",
+         "'null\"", "\"null'", "''", "00", "\u200b"]
+
+
+def test_distinct_id_posthog_illegal_list():
+    rows = [line(user_id=u, device_id="d1") for u in ILLEGAL + LEGAL]
+    got = [e["distinct_id"] for e in events(rows)]
+    assert got == ["d1"] * len(ILLEGAL) + LEGAL
+
+
 def test_no_usable_id_rejected(tmp_path):
     bad = line(user_id="null", device_id="anonymous", amplitude_id=None)
     rej = tmp_path / "r"
