@@ -128,24 +128,146 @@ cb_number(void *ctx, const char *s, size_t n)
 }
 
 static int
+hex4(const char *s)
+{
+	int v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)s[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+static size_t
+put_utf8(char *d, unsigned long cp)
+{
+	if (cp < 0x80) {
+		d[0] = cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = 0xc0 | cp >> 6;
+		d[1] = 0x80 | (cp & 0x3f);
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = 0xe0 | cp >> 12;
+		d[1] = 0x80 | (cp >> 6 & 0x3f);
+		d[2] = 0x80 | (cp & 0x3f);
+		return 3;
+	}
+	d[0] = 0xf0 | cp >> 18;
+	d[1] = 0x80 | (cp >> 12 & 0x3f);
+	d[2] = 0x80 | (cp >> 6 & 0x3f);
+	d[3] = 0x80 | (cp & 0x3f);
+	return 4;
+}
+
+/*
+ * The string token that ends just before the text's byte at end (its
+ * closing quote is end[-1]), decoded here rather than by YAJL: YAJL pairs
+ * a high surrogate escape with whatever \u escape follows ("\ud83d\u00e9"
+ * became U+1F4E9, the é lost) and writes a lone one as "?".  Here a high
+ * surrogate followed by a low one is their character and every other
+ * surrogate escape is U+FFFD, the character after it decoded on its own:
+ * PostHog's capture likewise turns unpaired surrogate escapes into
+ * U+FFFD (rust/capture/src/passes/invalid_surrogates.rs, PostHog/posthog
+ * commit bd1ff55aa92c4b07e40e94df166294bc2d5cac9d), since serde_json
+ * refuses them.  The result is never longer than the token.  NULL when the
+ * token cannot be found (the caller then keeps YAJL's bytes).
+ */
+static const char *
+decode_escaped(struct json_parser *p, const char *end, size_t *np)
+{
+	const char *q, *s;
+	char *d, *out;
+
+	if (end <= p->text || end > p->text + p->len || end[-1] != '"')
+		return NULL;
+	/* The opening quote: the nearest one before not escaped. */
+	for (q = end - 2; q >= p->text; q--) {
+		if (*q != '"')
+			continue;
+		const char *b = q;
+		while (b > p->text && b[-1] == '\\')
+			b--;
+		if ((q - b) % 2 == 0)
+			break;
+	}
+	if (q < p->text)
+		return NULL;
+	s = q + 1;
+	end--;
+	out = d = arena_alloc(p, (size_t)(end - s) + 1);
+	while (s < end) {
+		if (*s != '\\') {
+			*d++ = *s++;
+			continue;
+		}
+		if (end - s < 2)
+			return NULL;
+		switch (s[1]) {
+		case 'b': *d++ = '\b'; s += 2; continue;
+		case 'f': *d++ = '\f'; s += 2; continue;
+		case 'n': *d++ = '\n'; s += 2; continue;
+		case 'r': *d++ = '\r'; s += 2; continue;
+		case 't': *d++ = '\t'; s += 2; continue;
+		case 'u': break;
+		default: *d++ = s[1]; s += 2; continue;	/* " \\ / */
+		}
+		int cp = end - s >= 6 ? hex4(s + 2) : -1, lo;
+		if (cp < 0)
+			return NULL;
+		s += 6;
+		if (cp >= 0xd800 && cp <= 0xdbff && end - s >= 6 &&
+		    s[0] == '\\' && s[1] == 'u' && (lo = hex4(s + 2)) >= 0xdc00 &&
+		    lo <= 0xdfff) {
+			d += put_utf8(d, 0x10000 + ((unsigned long)(cp - 0xd800) <<
+			    10) + (lo - 0xdc00));
+			s += 6;
+		} else if (cp >= 0xd800 && cp <= 0xdfff)
+			d += put_utf8(d, 0xfffd);
+		else
+			d += put_utf8(d, cp);
+	}
+	*d = '\0';
+	*np = d - out;
+	return out;
+}
+
+static int
 cb_string(void *ctx, const unsigned char *s, size_t n)
 {
 	struct json_parser *p = ctx;
+	const char *c;
 
 	/*
 	 * A string without escapes lies in the text, which json_parse has
-	 * checked already; one decoded from escapes is checked here (an
-	 * escaped lone surrogate is not UTF-8).  Such a string in the text
-	 * may also be borrowed instead of copied (no NUL after it, then).
+	 * checked already, and may be borrowed instead of copied (no NUL
+	 * after it, then).  One with escapes is decoded from the text again,
+	 * by decode_escaped; YAJL's bytes are the fallback, checked.
 	 */
 	int in_text = (const char *)s >= p->text &&
 	    (const char *)s + n <= p->text + p->len;
-	if (!in_text && !utf8_valid((const char *)s, n)) {
-		p->badutf8 = 1;
-		return 0;
+	if (in_text)
+		c = p->borrow ? (const char *)s : copy(p, s, n);
+	else if ((c = decode_escaped(p, p->text +
+	    yajl_get_bytes_consumed(p->h), &n)) == NULL) {
+		if (!utf8_valid((const char *)s, n)) {
+			p->badutf8 = 1;
+			return 0;
+		}
+		c = copy(p, s, n);
 	}
-	const char *c = p->borrow && in_text ? (const char *)s :
-	    copy(p, s, n);
 	struct jval *v = push(p);
 
 	v->type = J_STR;
@@ -268,6 +390,7 @@ json_parse(struct json_parser *p, const char *text, size_t len, char *err,
 	}
 	if ((h = yajl_alloc(&callbacks, NULL, p)) == NULL)
 		abort();
+	p->h = h;	/* cb_string finds escaped strings in the text by it */
 	/* cb_string checks UTF-8 strictly; YAJL's own check is laxer. */
 	yajl_config(h, yajl_dont_validate_strings, 1);
 	st = yajl_parse(h, (const unsigned char *)text, len);

@@ -1223,6 +1223,30 @@ def test_lone_surrogate_escape_not_written_as_bad_utf8():
     bad = line()[:-1] + b',"event_properties":{"s":"\\udc00"}}'
     p = conv([], nd([bad]))
     p.stdout.decode("utf-8")
+    assert p.returncode == 0
+
+
+SURROGATES = [
+    (rb"\ud83d\u00e9", "\ufffd\u00e9"),       # high + non-low: the é stays
+    (rb"\ud800", "\ufffd"),                    # not "?"
+    (rb"\udc00\ud800", "\ufffd\ufffd"),        # wrong order
+    (rb"\ud83d\ude00", "\U0001F600"),          # a pair is its character
+    (rb"a\ud83dx", "a\ufffdx"),
+    (rb"\ud800\\", "\ufffd\\"),
+    (rb"\ud83d\ud83d\ude00", "\ufffd\U0001F600"),
+    (rb"\u00e9\u20ac\/\"\n", "\u00e9\u20ac/\"\n"),
+]
+
+
+@pytest.mark.parametrize("raw,want", SURROGATES)
+def test_unpaired_surrogate_escapes_are_replacement_characters(raw, want):
+    """As PostHog's capture reads them (passes/invalid_surrogates.rs):
+    U+FFFD for each unpaired surrogate, in values and keys alike."""
+    row = (line()[:-1] + b',"event_properties":{"s":"' + raw +
+           b'","k' + raw + b'":1}}')
+    pr = events(nd([row]))[0]["properties"]
+    assert pr["s"] == want
+    assert pr["k" + want] == 1
 
 
 def test_blank_lines_ignored():
