@@ -29,6 +29,7 @@
 #include "jsonw.h"
 #include "lines.h"
 #include "outfile.h"
+#include "rejects.h"
 #include "uuid.h"
 #include "uuidset.h"
 #include "xalloc.h"
@@ -381,16 +382,14 @@ pair(const char *dev, size_t dn, const char *user, size_t un,
 static void
 not_event(const char *file, uint64_t lineno, const char *why)
 {
-	static uint64_t named;
+	/* Passed on, not kept: only told, so a rejects with no file. */
+	static struct rejects told;
 
 	st.notevents++;
 	if (quietflag || why == NULL)
 		return;
-	if (++named <= WARN_LIMIT)
-		warnx("%s:%llu: %s; passed on", file,
-		    (unsigned long long)lineno, why);
-	else if (named == WARN_LIMIT + 1)
-		warnx("further lines that are not events are not named here");
+	rejects_warn(&told, WARN_LIMIT, "lines that are not events", file,
+	    lineno, "%s; passed on", why);
 }
 
 static int

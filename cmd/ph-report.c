@@ -510,24 +510,22 @@ reject_entry(const char *path, uint64_t lineno, const char *p, size_t len,
     struct buf *input)
 {
 	char err[256], uuid[UUID_STRLEN + 1];
-	const struct jval *root, *reason, *file, *line, *status, *in, *in64;
-	const struct jval *v;
-	const char *why, *fname = path;
+	const struct jval *root, *v;
+	const char *why, *fname;
+	struct reject rj;
 	struct amp_event e;
 	unsigned char key[16];
-	uint64_t where = lineno;
+	uint64_t where;
 	unsigned from;
 	size_t ri;
 	struct kmap *m = &byhash;
 
 	st.rej_entries++;
-	if ((root = json_parse(parser, p, len, err, sizeof(err))) == NULL ||
-	    root->type != J_OBJ || (reason = json_get(root, "reason")) ==
-	    NULL || reason->type != J_STR) {
+	if (rejects_parse(parser, p, len, &rj, input, err, sizeof(err)) ==
+	    -1) {
 		st.rej_unreadable++;
-		warnx("%s:%llu: not a line of a rejects file%s%s", path,
-		    (unsigned long long)lineno, root ? "" : ": ",
-		    root ? "" : err);
+		warnx("%s:%llu: not a line of a rejects file: %s", path,
+		    (unsigned long long)lineno, err);
 		ri = reason_of("unreadable line of a rejects file", 33,
 		    FROM_FILE);
 		reason_example(ri, path, lineno, p, len);
@@ -536,27 +534,12 @@ reject_entry(const char *path, uint64_t lineno, const char *p, size_t len,
 		kadd(&byhash, key, ri);
 		return;
 	}
-	file = json_get(root, "file");
-	line = json_get(root, "line");
-	status = json_get(root, "status");
-	in = json_get(root, "input");
-	in64 = json_get(root, "input_base64");
-	if (file != NULL && file->type == J_STR)
-		fname = file->u.s;
-	if (line != NULL && line->type == J_NUM)
-		where = strtoull(line->u.s, NULL, 10);
-	input->len = 0;
-	if (in != NULL && in->type == J_STR)
-		buf_add(input, in->u.s, in->n);
-	else if (in64 != NULL && in64->type == J_STR)
-		rejects_unbase64(input, in64->u.s, in64->n);
-	from = status != NULL && status->type == J_NUM ? FROM_BATCH :
-	    FROM_CONVERT;
+	fname = rj.file != NULL ? rj.file : path;
+	where = rj.line != 0 ? rj.line : lineno;
+	from = rj.has_status ? FROM_BATCH : FROM_CONVERT;
 
-	/* The input, parsed with the second parser: root stays valid. */
-	buf_addc(input, '\0');
-	input->len--;
-	if ((root = json_parse(parser2, input->p, input->len, err,
+	/* The input, parsed with the second parser: rj stays valid. */
+	if ((root = json_parse(parser2, rj.input, rj.inputlen, err,
 	    sizeof(err))) != NULL && root->type == J_OBJ) {
 		if (json_get(root, "event_type") != NULL) {
 			int r = amp_event_read(&rules, root, &e, &why);
@@ -575,12 +558,11 @@ reject_entry(const char *path, uint64_t lineno, const char *p, size_t len,
 		}
 	}
 	if (m == &byhash)
-		hash_key(input->p ? input->p : "", input->len, key);
-	ri = reason_of(reason->u.s, reason->n, from);
+		hash_key(rj.input, rj.inputlen, key);
+	ri = reason_of(rj.reason, rj.reasonlen, from);
 	reasons[ri].entries++;
 	if (kadd(m, key, ri))
-		reason_example(ri, fname, where, input->p ? input->p : "",
-		    input->len);
+		reason_example(ri, fname, where, rj.input, rj.inputlen);
 }
 
 static int

@@ -1,9 +1,12 @@
-/* rejects: writing the rejects file. */
+/* rejects: writing and reading the rejects file, telling it on stderr. */
 #include <err.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "json.h"
 #include "jsonw.h"
 #include "outfile.h"
 #include "rejects.h"
@@ -117,4 +120,62 @@ rejects_close(struct rejects *r)
 	int rc = outfile_close(r->fp, r->path);
 	r->fp = NULL;
 	return rc;
+}
+
+void
+rejects_warn(struct rejects *r, unsigned limit, const char *what,
+    const char *file, uint64_t line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	/* Thousands of lines about one cause drown the rest: name a few. */
+	if (++r->warned > (uint64_t)limit + 1)
+		return;
+	if (r->warned == (uint64_t)limit + 1) {
+		warnx("further %s are not named here%s%s", what,
+		    r->path ? "; see " : "", r->path ? r->path : "");
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	warnx("%s:%llu: %s", file, (unsigned long long)line, msg);
+}
+
+int
+rejects_parse(struct json_parser *jp, const char *p, size_t len,
+    struct reject *rj, struct buf *input, char *err, size_t errlen)
+{
+	const struct jval *root, *v;
+
+	memset(rj, 0, sizeof(*rj));
+	input->len = 0;
+	if ((root = json_parse(jp, p, len, err, errlen)) == NULL)
+		return -1;
+	if (root->type != J_OBJ || (v = json_get(root, "reason")) == NULL ||
+	    v->type != J_STR) {
+		snprintf(err, errlen, "no \"reason\" string");
+		return -1;
+	}
+	rj->reason = v->u.s;
+	rj->reasonlen = v->n;
+	if ((v = json_get(root, "file")) != NULL && v->type == J_STR)
+		rj->file = v->u.s;
+	if ((v = json_get(root, "line")) != NULL && v->type == J_NUM)
+		rj->line = strtoull(v->u.s, NULL, 10);
+	if ((v = json_get(root, "status")) != NULL && v->type == J_NUM) {
+		rj->has_status = 1;
+		rj->status = strtol(v->u.s, NULL, 10);
+	}
+	if ((v = json_get(root, "input")) != NULL && v->type == J_STR)
+		buf_add(input, v->u.s, v->n);
+	else if ((v = json_get(root, "input_base64")) != NULL &&
+	    v->type == J_STR)
+		rejects_unbase64(input, v->u.s, v->n);
+	/* NUL-terminated, so the input can be parsed in place. */
+	buf_addc(input, '\0');
+	rj->input = input->p;
+	rj->inputlen = --input->len;
+	return 0;
 }
