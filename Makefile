@@ -30,7 +30,7 @@ endif
 
 PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch ph-report
 TOOLS	= amp-sample
-COMMON	= buf cli distinct gunzip hours http journal jqprog json jsonw keyset lines \
+COMMON	= buf cli distinct gunzip hours http journal phapi jqprog json jsonw keyset lines \
 	  natsort gzipw retry secret stop uuidset country utf8 ampevent \
 	  outfile progress receipt rejects src timestamp uuid xalloc zip \
 	  htmlw period svgchart

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "journal.h"
@@ -10,7 +11,7 @@
 
 struct journal {
 	sqlite3		*db;
-	sqlite3_stmt	*has, *add, *begin, *commit;
+	sqlite3_stmt	*has, *add, *begin, *commit, *forget;
 	int64_t		 run;
 	int		 snapshot;	/* in one read transaction */
 	uint64_t	 count;		/* the snapshot's delivered rows */
@@ -26,15 +27,20 @@ static const char schema[] =
      * identical copies that PostHog collapses.
      */
     "PRAGMA synchronous=NORMAL;"
+    /*
+     * at: when PostHog acknowledged the event (unix seconds), so that
+     * ph-verify can tell "not yet visible" (ingestion lag) from
+     * "missing".  NULL in journals of schema 1, made before it existed.
+     */
     "CREATE TABLE IF NOT EXISTS delivered ("
-    "  uuid BLOB PRIMARY KEY) WITHOUT ROWID;"
+    "  uuid BLOB PRIMARY KEY, at INTEGER) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS runs ("
     "  id INTEGER PRIMARY KEY, started TEXT, updated TEXT, host TEXT,"
     "  status TEXT, read INTEGER, delivered INTEGER, skipped INTEGER,"
     "  rejected INTEGER, undelivered INTEGER, requests INTEGER,"
     "  retries INTEGER, bytes INTEGER);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
-    "INSERT OR IGNORE INTO meta VALUES ('schema', '1');";
+    "INSERT OR IGNORE INTO meta VALUES ('schema', '2');";
 
 static int
 fail(struct journal *j, const char *what)
@@ -72,6 +78,35 @@ prepare(struct journal *j, const char *sql, sqlite3_stmt **s)
 	    0 : -1;
 }
 
+/*
+ * The lookup, with the acknowledgement time where the journal has one:
+ * a read-only handle cannot add the column to a journal of schema 1.
+ */
+static int
+prepare_has(struct journal *j)
+{
+	if (prepare(j, "SELECT at FROM delivered WHERE uuid = ?", &j->has) ==
+	    0)
+		return 0;
+	return prepare(j, "SELECT NULL FROM delivered WHERE uuid = ?",
+	    &j->has);
+}
+
+/* Journals of schema 1 have no acknowledgement times: add the column. */
+static int
+upgrade(struct journal *j)
+{
+	sqlite3_stmt *s;
+
+	if (prepare(j, "SELECT at FROM delivered LIMIT 0", &s) == 0) {
+		sqlite3_finalize(s);
+		return 0;
+	}
+	return sqlite3_exec(j->db, "ALTER TABLE delivered ADD COLUMN at "
+	    "INTEGER; UPDATE meta SET value = '2' WHERE key = 'schema';",
+	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
 static struct journal *
 open_bad(struct journal *j, const char *path, char *err, size_t errlen)
 {
@@ -91,15 +126,16 @@ journal_open(const char *path, int readonly, char *err, size_t errlen)
 		return NULL;
 	/* ph-alias and ph-batch share the file: wait out each other's locks. */
 	sqlite3_busy_timeout(j->db, 60000);
-	if (!readonly && sqlite3_exec(j->db, schema, NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	if (!readonly && (sqlite3_exec(j->db, schema, NULL, NULL, NULL) !=
+	    SQLITE_OK || upgrade(j) == -1))
 		return open_bad(j, path, err, errlen);
-	if (prepare(j, "SELECT 1 FROM delivered WHERE uuid = ?", &j->has) ==
-	    -1)
+	if (prepare_has(j) == -1)
 		return open_bad(j, path, err, errlen);
 	if (!readonly && (prepare(j, "INSERT OR IGNORE INTO delivered "
-	    "VALUES (?)", &j->add) == -1 || prepare(j, "BEGIN IMMEDIATE",
-	    &j->begin) == -1 || prepare(j, "COMMIT", &j->commit) == -1))
+	    "VALUES (?, ?)", &j->add) == -1 || prepare(j, "BEGIN IMMEDIATE",
+	    &j->begin) == -1 || prepare(j, "COMMIT", &j->commit) == -1 ||
+	    prepare(j, "DELETE FROM delivered WHERE uuid = ?", &j->forget) ==
+	    -1))
 		return open_bad(j, path, err, errlen);
 	return j;
 }
@@ -119,8 +155,7 @@ journal_open_snapshot(const char *path, char *err, size_t errlen)
 	if (sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return open_bad(j, path, err, errlen);
 	j->snapshot = 1;
-	if (prepare(j, "SELECT 1 FROM delivered WHERE uuid = ?", &j->has) ==
-	    -1)
+	if (prepare_has(j) == -1)
 		return open_bad(j, path, err, errlen);
 	/*
 	 * The first read fixes the snapshot: the count, which ph-report
@@ -167,6 +202,7 @@ journal_close(struct journal *j)
 	sqlite3_finalize(j->add);
 	sqlite3_finalize(j->begin);
 	sqlite3_finalize(j->commit);
+	sqlite3_finalize(j->forget);
 	if (j->snapshot)
 		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(j->db);
@@ -180,6 +216,24 @@ journal_has(struct journal *j, const unsigned char uuid[16])
 
 	sqlite3_bind_blob(j->has, 1, uuid, 16, SQLITE_STATIC);
 	r = sqlite3_step(j->has);
+	sqlite3_reset(j->has);
+	if (r == SQLITE_ROW)
+		return 1;
+	if (r == SQLITE_DONE)
+		return 0;
+	return fail(j, "journal lookup");
+}
+
+int
+journal_lookup(struct journal *j, const unsigned char uuid[16],
+    int64_t *at)
+{
+	int r;
+
+	sqlite3_bind_blob(j->has, 1, uuid, 16, SQLITE_STATIC);
+	r = sqlite3_step(j->has);
+	if (r == SQLITE_ROW)
+		*at = sqlite3_column_int64(j->has, 0);	/* NULL gives 0 */
 	sqlite3_reset(j->has);
 	if (r == SQLITE_ROW)
 		return 1;
@@ -213,10 +267,13 @@ step(struct journal *j, sqlite3_stmt *s, const char *what)
 int
 journal_add(struct journal *j, const unsigned char (*u)[16], size_t n)
 {
+	int64_t now = time(NULL);
+
 	if (step(j, j->begin, "journal begin") == -1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_bind_blob(j->add, 1, u[i], 16, SQLITE_STATIC);
+		sqlite3_bind_int64(j->add, 2, now);
 		if (step(j, j->add, "journal insert") == -1) {
 			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
 			return -1;
@@ -224,6 +281,98 @@ journal_add(struct journal *j, const unsigned char (*u)[16], size_t n)
 	}
 	if (step(j, j->commit, "journal commit") == -1) {
 		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+journal_forget(struct journal *j, const unsigned char (*u)[16], size_t n)
+{
+	if (step(j, j->begin, "journal begin") == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_blob(j->forget, 1, u[i], 16, SQLITE_STATIC);
+		if (step(j, j->forget, "journal delete") == -1) {
+			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	if (step(j, j->commit, "journal commit") == -1) {
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+journal_meta_get(struct journal *j, const char *key, char *val, size_t len)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if (prepare(j, "SELECT value FROM meta WHERE key = ?", &s) == -1) {
+		/* No meta table: a journal older than the table. */
+		if (strncmp(sqlite3_errmsg(j->db), "no such table", 13) == 0)
+			return 0;
+		return fail(j, "journal meta");
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		snprintf(val, len, "%s", sqlite3_column_text(s, 0));
+	else if (r == SQLITE_ROW)
+		r = SQLITE_DONE;
+	sqlite3_finalize(s);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : fail(j, "journal meta");
+}
+
+int
+journal_meta_set(struct journal *j, const char *key, const char *val)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if (prepare(j, "INSERT OR REPLACE INTO meta VALUES (?, ?)", &s) == -1)
+		return fail(j, "journal meta");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return r == SQLITE_DONE ? 0 : fail(j, "journal meta");
+}
+
+int
+journal_bind(struct journal *j, const char *host, const char *project,
+    const char *token_fp, int rebind, char *err, size_t errlen)
+{
+	char h[512], p[64], t[64];
+	int hh, hp, ht;
+
+	if ((hh = journal_meta_get(j, "host", h, sizeof(h))) == -1 ||
+	    (hp = journal_meta_get(j, "project", p, sizeof(p))) == -1 ||
+	    (ht = journal_meta_get(j, "token", t, sizeof(t))) == -1) {
+		snprintf(err, errlen, "%s", j->err);
+		return -1;
+	}
+	if (!rebind && ((hh && strcmp(h, host) != 0) || (ht &&
+	    strcmp(t, token_fp) != 0) || (hp && project != NULL &&
+	    strcmp(p, project) != 0))) {
+		snprintf(err, errlen, "this journal belongs to %s%s%s (token "
+		    "%s); this run sends to %s%s%s (token %s).  Its events "
+		    "would not be sent to the new destination; use another "
+		    "journal, or --rebind if the destination really moved",
+		    hh ? h : "?", hp ? ", project " : "", hp ? p : "",
+		    ht ? t : "?", host, project ? ", project " : "",
+		    project ? project : "", token_fp);
+		return -1;
+	}
+	if (journal_meta_set(j, "host", host) == -1 ||
+	    journal_meta_set(j, "token", token_fp) == -1 ||
+	    (project != NULL && journal_meta_set(j, "project", project) == -1)) {
+		snprintf(err, errlen, "%s", j->err);
 		return -1;
 	}
 	return 0;

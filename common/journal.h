@@ -52,6 +52,12 @@ int		 journal_put(struct journal *, const unsigned char uuid[16]);
 /* 1 delivered, 0 not, -1 on a database error (message via err). */
 int		 journal_has(struct journal *, const unsigned char uuid[16]);
 /*
+ * journal_has, and when PostHog acknowledged it: *at in unix seconds, 0
+ * when the journal does not know (made before it kept the time).
+ */
+int		 journal_lookup(struct journal *, const unsigned char uuid[16],
+		    int64_t *at);
+/*
  * Lookups between these share one read transaction (cheaper than one
  * each); no journal_add in between.
  */
@@ -60,6 +66,27 @@ void		 journal_read_end(struct journal *);
 /* Record n delivered uuids in one transaction: 0, or -1. */
 int		 journal_add(struct journal *, const unsigned char (*)[16],
 		    size_t n);
+/*
+ * Forget n uuids in one transaction, so ph-batch sends them again:
+ * ph-verify's repair of events PostHog acknowledged but does not have.
+ */
+int		 journal_forget(struct journal *, const unsigned char (*)[16],
+		    size_t n);
+/* The meta table: 1 found (value in val), 0 not, -1 error. */
+int		 journal_meta_get(struct journal *, const char *key, char *val,
+		    size_t len);
+int		 journal_meta_set(struct journal *, const char *key,
+		    const char *val);
+/*
+ * A journal belongs to one destination: the host, the project (when
+ * known: NULL if not) and a fingerprint of the token (never the token).
+ * The first sender records them; a later one with another destination is
+ * refused with a message in err (-1), unless rebind, which records the
+ * new one.  Its events were acknowledged by the old destination only.
+ */
+int		 journal_bind(struct journal *, const char *host,
+		    const char *project, const char *token_fp, int rebind,
+		    char *err, size_t errlen);
 /* A row in the runs table for this run's summary: 0, or -1. */
 int		 journal_run_begin(struct journal *, const char *host);
 int		 journal_run_update(struct journal *, const struct journal_run *,

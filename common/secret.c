@@ -111,3 +111,15 @@ project_token_check(const char *t, char *err, size_t errlen)
 		}
 	return 0;
 }
+
+void
+secret_mask(char *text, const char *secret)
+{
+	size_t n = secret != NULL ? strlen(secret) : 0;
+	char *k;
+
+	if (n < 4)
+		return;
+	while ((k = strstr(text, secret)) != NULL)
+		memset(k, '*', n);
+}

@@ -20,6 +20,12 @@ char	*secret_read(const char *env, const char *file, char *err,
  */
 int	 secret_read_file(const char *file, char **out, int n, char *err,
 	    size_t errlen);
+/*
+ * Overwrite every copy of secret in text with '*': server answers may
+ * echo a key, and messages must never show one.  Secrets shorter than 4
+ * bytes are left alone (they would mask ordinary words).
+ */
+void	 secret_mask(char *text, const char *secret);
 /* PostHog's rules for a project token (capture refuses the rest). */
 int	 project_token_check(const char *, char *err, size_t errlen);
 

@@ -131,7 +131,7 @@ def without(out, inserted):
 
 def journal_add(path, uuids):
     db = sqlite3.connect(str(path))
-    db.executemany("INSERT OR IGNORE INTO delivered VALUES (?)",
+    db.executemany("INSERT OR IGNORE INTO delivered (uuid) VALUES (?)",
                    [(uuid.UUID(u).bytes,) for u in uuids])
     db.commit()
     db.close()

@@ -166,7 +166,7 @@ def journal_add(path, uuids):
     db = sqlite3.connect(str(path))
     db.execute("CREATE TABLE IF NOT EXISTS delivered (uuid BLOB PRIMARY "
                "KEY) WITHOUT ROWID")
-    db.executemany("INSERT OR IGNORE INTO delivered VALUES (?)",
+    db.executemany("INSERT OR IGNORE INTO delivered (uuid) VALUES (?)",
                    [(uuid.UUID(u).bytes,) for u in uuids])
     db.commit()
     db.close()
@@ -851,8 +851,38 @@ def test_journal_rerun_sends_nothing(cap, tmp_path):
     assert journal_runs(j) == ["complete", "complete"]
     db = sqlite3.connect(str(j))
     cols = [r[1] for r in db.execute("PRAGMA table_info(delivered)")]
+    ats = [r[0] for r in db.execute("SELECT at FROM delivered")]
     db.close()
-    assert cols == ["uuid"]
+    # uuid, and when PostHog acknowledged it (ph-verify's settle time)
+    assert cols == ["uuid", "at"]
+    assert all(isinstance(a, int) and abs(a - time.time()) < 600
+               for a in ats)
+
+
+def test_journal_of_schema_1_is_upgraded(cap, tmp_path):
+    """A journal made before acknowledgement times keeps its rows: they
+    get no time (NULL), new ones do, and nothing is sent twice."""
+    lines = events(30)
+    j = tmp_path / "old.db"
+    db = sqlite3.connect(str(j))
+    db.executescript(
+        "CREATE TABLE delivered (uuid BLOB PRIMARY KEY) WITHOUT ROWID;"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+        "INSERT INTO meta VALUES ('schema', '1');")
+    for l in lines[:10]:
+        db.execute("INSERT INTO delivered VALUES (?)",
+                   (uuid.UUID(uuid_of(l)).bytes,))
+    db.commit()
+    db.close()
+    ok(cap, ["-j", j], nd(lines))
+    assert_once(cap, lines[10:])
+    db = sqlite3.connect(str(j))
+    rows = dict(db.execute("SELECT uuid, at FROM delivered"))
+    schema = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    db.close()
+    assert len(rows) == 30
+    assert sum(1 for a in rows.values() if a is None) == 10
+    assert schema == ("2",)
 
 
 def test_journal_skips_what_an_earlier_run_delivered(cap, tmp_path):

@@ -63,7 +63,7 @@ def make_journal(path, uuids=(), extra=0, seed=7):
     rnd = random.Random(seed)
     rows = [uuid.UUID(u).bytes for u in uuids]
     rows += [uuid.UUID(int=rnd.getrandbits(128)).bytes for _ in range(extra)]
-    db.executemany("INSERT OR IGNORE INTO delivered VALUES (?)",
+    db.executemany("INSERT OR IGNORE INTO delivered (uuid) VALUES (?)",
                    [(r,) for r in rows])
     db.commit()
     db.close()
