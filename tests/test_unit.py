@@ -19,8 +19,7 @@ def test_unit_drivers():
                        stderr=subprocess.STDOUT, timeout=600)
     out = p.stdout.decode(errors="replace")
     failures = [l for l in out.splitlines()
-                if l.startswith("not ok") or l.startswith("== ")
-                or "error" in l]
+                if l.startswith(("not ok", "# ", "== ")) or "error" in l]
     last = out.strip().splitlines()[-1] if out.strip() else "(no output)"
     assert p.returncode == 0, "%s\n%s\n\n%s" % (
         last, "\n".join(failures), out[-6000:])
