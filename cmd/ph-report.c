@@ -36,6 +36,7 @@
 #include "svgchart.h"
 #include "timestamp.h"
 #include "uuid.h"
+#include "uuidset.h"
 #include "xalloc.h"
 
 #define MAXLINE_DEFAULT	(16 * 1024 * 1024)
@@ -351,87 +352,18 @@ reason_example(size_t ri, const char *file, uint64_t line, const char *s,
 /* ------------------------------------------------------------------ */
 /* Keys of the rejects files: uuids, or hashes of unreadable inputs    */
 
-enum { K_EMPTY, K_WAITING, K_REJECTED, K_DELIVERED };
+enum { K_WAITING = 1, K_REJECTED, K_DELIVERED };
 
-struct kmap {
-	unsigned char	(*key)[16];
-	uint32_t	*reason;
-	uint8_t		*state;
-	size_t		 mask, used;
-};
+/*
+ * A rejects-file key's value: the reason's index, and in the low two
+ * bits what the export said of it.
+ */
+#define KV(ri, state)	((uint32_t)(ri) << 2 | (state))
+#define KREASON(v)	((v) >> 2)
+#define KSTATE(v)	((v) & 3)
+#define KSET(v, state)	((v) = ((v) & ~3U) | (state))
 
-static struct kmap	byuuid, byhash;
-
-static size_t
-kslot(const struct kmap *m, const unsigned char k[16])
-{
-	uint64_t h;
-
-	memcpy(&h, k + 8, 8);
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	return (h ^ h >> 32) & m->mask;
-}
-
-static size_t
-kfind(const struct kmap *m, const unsigned char k[16])
-{
-	size_t i;
-
-	if (m->mask == 0)
-		return SIZE_MAX;
-	for (i = kslot(m, k); m->state[i] != K_EMPTY; i = (i + 1) & m->mask)
-		if (memcmp(m->key[i], k, 16) == 0)
-			return i;
-	return SIZE_MAX;
-}
-
-/* Adds k unless there; 1 if added. */
-static int
-kadd(struct kmap *m, const unsigned char k[16], uint32_t reason)
-{
-	size_t i;
-
-	if ((m->used + 1) * 2 > m->mask) {
-		struct kmap n;
-		n.mask = m->mask ? m->mask * 2 + 1 : 1023;
-		n.used = m->used;
-		n.key = xcalloc(n.mask + 1, 16);
-		n.reason = xcalloc(n.mask + 1, sizeof(*n.reason));
-		n.state = xcalloc(n.mask + 1, 1);
-		for (size_t j = 0; m->mask && j <= m->mask; j++) {
-			if (m->state[j] == K_EMPTY)
-				continue;
-			for (i = kslot(&n, m->key[j]); n.state[i]; i = (i + 1) &
-			    n.mask)
-				;
-			memcpy(n.key[i], m->key[j], 16);
-			n.reason[i] = m->reason[j];
-			n.state[i] = m->state[j];
-		}
-		free(m->key);
-		free(m->reason);
-		free(m->state);
-		*m = n;
-	}
-	for (i = kslot(m, k); m->state[i] != K_EMPTY; i = (i + 1) & m->mask)
-		if (memcmp(m->key[i], k, 16) == 0)
-			return 0;
-	memcpy(m->key[i], k, 16);
-	m->reason[i] = reason;
-	m->state[i] = K_WAITING;
-	m->used++;
-	return 1;
-}
-
-static void
-kfree(struct kmap *m)
-{
-	free(m->key);
-	free(m->reason);
-	free(m->state);
-	memset(m, 0, sizeof(*m));
-}
+static struct uuidset	byuuid, byhash;	/* uuidmaps: uuids, line hashes */
 
 static void
 hash_key(const char *s, size_t n, unsigned char k[16])
@@ -518,7 +450,7 @@ reject_entry(const char *path, uint64_t lineno, const char *p, size_t len,
 	uint64_t where;
 	unsigned from;
 	size_t ri;
-	struct kmap *m = &byhash;
+	struct uuidset *m = &byhash;
 
 	st.rej_entries++;
 	if (rejects_parse(parser, p, len, &rj, input, err, sizeof(err)) ==
@@ -531,7 +463,7 @@ reject_entry(const char *path, uint64_t lineno, const char *p, size_t len,
 		reason_example(ri, path, lineno, p, len);
 		reasons[ri].entries++;
 		hash_key(p, len, key);
-		kadd(&byhash, key, ri);
+		uuidmap_add(&byhash, key, KV(ri, K_WAITING));
 		return;
 	}
 	fname = rj.file != NULL ? rj.file : path;
@@ -561,7 +493,7 @@ reject_entry(const char *path, uint64_t lineno, const char *p, size_t len,
 		hash_key(rj.input, rj.inputlen, key);
 	ri = reason_of(rj.reason, rj.reasonlen, from);
 	reasons[ri].entries++;
-	if (kadd(m, key, ri))
+	if (uuidmap_add(m, key, KV(ri, K_WAITING)))
 		reason_example(ri, fname, where, rj.input, rj.inputlen);
 }
 
@@ -669,12 +601,12 @@ refused(const char *file, uint64_t lineno, const char *line, size_t len,
     const char *why, size_t *ri)
 {
 	unsigned char key[16];
-	size_t i;
+	uint32_t *v;
 
 	hash_key(line, len, key);
-	if ((i = kfind(&byhash, key)) != SIZE_MAX) {
-		byhash.state[i] = K_REJECTED;
-		*ri = byhash.reason[i];
+	if ((v = uuidmap_get(&byhash, key)) != NULL) {
+		KSET(*v, K_REJECTED);
+		*ri = KREASON(*v);
 		reasons[*ri].events++;
 		return reasons[*ri].text;
 	}
@@ -694,7 +626,8 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len,
 	struct amp_event e;
 	unsigned char key[16];
 	int64_t us, day = NODAY;
-	size_t ti, ri, i;
+	size_t ti, ri;
+	uint32_t *v;
 	int r, status;
 
 	if (toolong != NULL) {
@@ -742,22 +675,22 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len,
 		amp_row_uuid(&e.row, e.uuid);
 	uuid_bytes(e.uuid, UUID_STRLEN, key);
 	why = NULL;
-	i = kfind(&byuuid, key);
+	v = uuidmap_get(&byuuid, key);
 	if (delivered(key)) {
 		status = C_DELIVERED;
 		seen_add(key);
 		if (r == AMP_DROP)
 			st.dropped_delivered++;
-		if (i != SIZE_MAX)
-			byuuid.state[i] = K_DELIVERED;
+		if (v != NULL)
+			KSET(*v, K_DELIVERED);
 	} else if (r == AMP_DROP)
 		status = C_DROPPED;
-	else if (i != SIZE_MAX) {
+	else if (v != NULL) {
 		status = C_REJECTED;
-		if (byuuid.state[i] == K_WAITING)
-			byuuid.state[i] = K_REJECTED;
-		reasons[byuuid.reason[i]].events++;
-		why = reasons[byuuid.reason[i]].text;
+		if (KSTATE(*v) == K_WAITING)
+			KSET(*v, K_REJECTED);
+		reasons[KREASON(*v)].events++;
+		why = reasons[KREASON(*v)].text;
 	} else
 		status = C_PENDING;
 	tally(ti, day, status);
@@ -805,21 +738,23 @@ read_export(const char *path)
 static void
 outside_rejects(void)
 {
-	struct kmap *ms[2] = { &byuuid, &byhash };
+	struct uuidset *ms[2] = { &byuuid, &byhash };
+	const unsigned char *key;
+	uint32_t *v;
 
 	for (int k = 0; k < 2; k++) {
-		struct kmap *m = ms[k];
-		for (size_t i = 0; m->mask && i <= m->mask; i++) {
-			if (m->state[i] == K_DELIVERED)
+		struct uuidset *m = ms[k];
+		for (size_t it = 0; uuidset_next(m, &it, &key, &v); ) {
+			if (KSTATE(*v) == K_DELIVERED)
 				st.rej_since_delivered++;
-			if (m->state[i] != K_WAITING)
+			if (KSTATE(*v) != K_WAITING)
 				continue;
 			/* An $identify refused once, delivered since? */
-			if (m == &byuuid && delivered(m->key[i])) {
+			if (m == &byuuid && delivered(key)) {
 				st.rej_since_delivered++;
 				continue;
 			}
-			reasons[m->reason[i]].outside++;
+			reasons[KREASON(*v)].outside++;
 			st.outside++;
 		}
 	}
@@ -2233,6 +2168,8 @@ main(int argc, char *argv[])
 	parser = json_parser_new();
 	parser2 = json_parser_new();
 	types_init();
+	uuidmap_init(&byuuid);
+	uuidmap_init(&byhash);
 
 	for (size_t i = 0; i < opt.nrejects; i++)
 		failed |= read_rejects(opt.rejects[i]) == -1;
@@ -2284,8 +2221,8 @@ main(int argc, char *argv[])
 		free(runs[i].status);
 	}
 	free(runs);
-	kfree(&byuuid);
-	kfree(&byhash);
+	uuidset_free(&byuuid);
+	uuidset_free(&byhash);
 	journal_end();
 	json_parser_free(parser);
 	json_parser_free(parser2);
