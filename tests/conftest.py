@@ -1,5 +1,5 @@
 """Shared test fixtures: the programs under test, sample exports, and the
-local PostHog capture and Amplitude Export API stand-ins.
+local PostHog capture and query API and Amplitude Export API stand-ins.
 
 Tests run the real binaries from $AMP2PH_BUILD (build/ or build/san/) and
 talk to real HTTP servers on 127.0.0.1.  Every run checks stderr for
@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -146,6 +147,84 @@ class ExportAPI(Server):
             return []
         with open(self.log) as f:
             return [json.loads(l) for l in f if l.strip()]
+
+
+class Query(Server):
+    """tests/query_standin.py: PostHog's query and project API over a
+    capture stand-in's record (pass the Capture, or a record path)."""
+
+    KEY = "phx_test"
+
+    def __init__(self, tmp, store, args=()):
+        self.store = store.record if isinstance(store, Capture) else store
+        self.log = os.path.join(tmp, "query.log.ndjson")
+        a = list(args)
+        if "--token" not in a:
+            a += ["--token", "phc_test"]
+        if "--key" not in a:
+            a += ["--key", self.KEY]
+        super().__init__("query_standin.py",
+                         ["--store", self.store, "--log", self.log] + a, tmp)
+
+    def request(self, method, path, body=None, key=KEY, headers=None):
+        """(status, headers, parsed JSON body or text) without raising on
+        HTTP errors; key None sends no Authorization."""
+        h = dict(headers or {})
+        if key is not None:
+            h["Authorization"] = "Bearer " + key
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else \
+                json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.url + path, data=data, headers=h,
+                                     method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, hdrs, raw = r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            status, hdrs, raw = e.code, dict(e.headers), e.read()
+        try:
+            return status, hdrs, json.loads(raw)
+        except ValueError:
+            return status, hdrs, raw.decode(errors="replace")
+
+    def query(self, text, refresh="force_blocking", project=1, key=KEY,
+              **extra):
+        body = {"query": {"kind": "HogQLQuery", "query": text}}
+        if refresh is not None:
+            body["refresh"] = refresh
+        body.update(extra)
+        return self.request("POST", "/api/projects/%s/query/" % project,
+                            body, key)
+
+    def project(self, project=1, key=KEY):
+        return self.request("GET", "/api/projects/%s/" % project, key=key)
+
+    def faults(self, spec):
+        self.post("/_faults", spec)
+
+    def requests(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return [json.loads(l) for l in f if l.strip()]
+
+
+@pytest.fixture
+def query_factory(tmp_path):
+    """query_factory(capture_or_record_path, args=()) -> a running Query."""
+    made = []
+
+    def make(store, args=()):
+        d = tmp_path / ("query%d" % len(made))
+        d.mkdir()
+        s = Query(str(d), store, args)
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.stop()
 
 
 @pytest.fixture
