@@ -28,12 +28,12 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch ph-report
+PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch ph-verify ph-report
 TOOLS	= amp-sample
 COMMON	= buf cli distinct gunzip hours http journal phapi jqprog json jsonw keyset lines \
 	  natsort gzipw retry secret stop uuidset country utf8 ampevent \
 	  outfile progress receipt rejects src timestamp uuid xalloc zip \
-	  htmlw period svgchart
+	  htmlw period svgchart iso3166
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)
 
@@ -51,8 +51,20 @@ $(BUILD)/libamp2ph.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $(COMMON_OBJ)
 
-$(PROGS:%=$(BUILD)/%): $(BUILD)/%: $(BUILD)/cmd/%.o $(BUILD)/libamp2ph.a
+# ph-report is a folder, a file per concern around one model (report.h).
+PH_REPORT_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/ph-report/*.c))
+
+$(BUILD)/cmd/ph-report/%.o: cmd/ph-report/%.c \
+	    $(wildcard cmd/ph-report/*.h) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(filter-out $(BUILD)/ph-report,$(PROGS:%=$(BUILD)/%)): $(BUILD)/%: \
+	    $(BUILD)/cmd/%.o $(BUILD)/libamp2ph.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libamp2ph.a $(LDLIBS)
+
+$(BUILD)/ph-report: $(PH_REPORT_OBJ) $(BUILD)/libamp2ph.a
+	$(CC) $(LDFLAGS) -o $@ $(PH_REPORT_OBJ) $(BUILD)/libamp2ph.a $(LDLIBS)
 
 # The sample-export generator is a test and benchmark tool, not installed.
 $(BUILD)/amp-sample: scripts/amp-sample.c

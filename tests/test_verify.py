@@ -1,0 +1,220 @@
+"""ph-verify against the capture and query stand-ins sharing one store: the
+events PostHog does not have are found, forgotten in the journal and sent
+again by the same pipeline; lag is "not yet visible", never missing; the
+query budget holds under 429s; refusals stop with the fix named."""
+import json
+import os
+import sqlite3
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import Query, check_sanitizers, ndjson, prog, sample_lines
+
+TOKEN = "phc_test"
+KEY = Query.KEY
+
+
+def converted(n, seed=3):
+    p = subprocess.run([prog("amp-convert")], input=sample_lines(n, seed),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def run(argv, input=b"", env=None, timeout=300):
+    e = dict(os.environ)
+    e.update({"POSTHOG_API_KEY": TOKEN, "POSTHOG_PERSONAL_API_KEY": KEY})
+    e.update(env or {})
+    p = subprocess.run([prog(argv[0])] + [str(a) for a in argv[1:]],
+                       input=input, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=e, timeout=timeout)
+    check_sanitizers(p.stderr)
+    return p
+
+
+def batch(cap, j, data, *args):
+    return run(["ph-batch", "-q", "-j", j, "--host", cap.url] + list(args),
+               data)
+
+
+def verify(q, j, data, *args):
+    return run(["ph-verify", "-j", j, "--project", "1", "--app-host",
+                q.url, "--settle", "0"] + list(args), data)
+
+
+def uuids(data):
+    return [e["uuid"] for e in ndjson(data)]
+
+
+def stored(cap):
+    return [e["uuid"] for e in cap.events()]
+
+
+@pytest.fixture
+def pair(capture_factory, query_factory):
+    def make(cap_args=(), q_args=()):
+        cap = capture_factory(["--record-meta"] + list(cap_args))
+        q = query_factory(cap, list(q_args))
+        return cap, q
+    return make
+
+
+def test_all_present_exits_0_in_few_queries(pair, tmp_path):
+    cap, q = pair()
+    data = converted(2000)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    s = tmp_path / "summary.json"
+    p = verify(q, j, data, "--summary", s)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b""
+    assert b"0 missing" in p.stderr
+    summ = json.loads(s.read_text())
+    n = len(data.splitlines())
+    assert summ["totals"]["expected"] == summ["totals"]["present"] == n
+    assert summ["totals"]["missing"] == 0
+    assert sum(d["expected"] for d in summ["days"]) == n
+    # counts per day only: one query per 31 days of events
+    days = len(summ["days"])
+    assert summ["queries"] <= 1 + days // 28, summ
+
+
+def test_silent_loss_is_found_and_repaired(pair, tmp_path):
+    """5% acknowledged with 200 and dropped (a quota, a wrong project):
+    ph-verify writes exactly those, the repair sends exactly those, and a
+    second ph-verify finds nothing missing."""
+    cap, q = pair(cap_args=["--faults", "lose:0.05", "--seed", "7"])
+    data = converted(3000)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    first = stored(cap)
+    lost = set(uuids(data)) - set(first)
+    assert 60 < len(lost) < 250
+    p = verify(q, j, data)
+    assert p.returncode == 1, p.stderr
+    assert sorted(uuids(p.stdout)) == sorted(lost)
+    assert ("%d missing" % len(lost)).encode() in p.stderr
+    # forgotten in the journal: exactly those
+    db = sqlite3.connect(str(j))
+    have = {str(uuid.UUID(bytes=r[0])) for r in
+            db.execute("SELECT uuid FROM delivered")}
+    db.close()
+    assert have == set(uuids(data)) - lost
+    # the repair: the same pipeline with ph-verify in it
+    r = batch(cap, j, p.stdout)
+    assert r.returncode == 0, r.stderr
+    resent = stored(cap)[len(first):]
+    assert sorted(resent) == sorted(lost)
+    p2 = verify(q, j, data)
+    assert p2.returncode == 0, p2.stderr
+    assert p2.stdout == b""
+
+
+def test_repair_pipeline_from_stdin(pair, tmp_path):
+    """ph-verify reading a pipe (kept on disk for its second pass) feeding
+    ph-batch directly: what was lost arrives, once."""
+    cap, q = pair(cap_args=["--faults", "lose:0.1", "--seed", "3"])
+    data = converted(800)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    lost = set(uuids(data)) - set(stored(cap))
+    assert lost
+    sh = ("%s -j %s --project 1 --app-host %s --settle 0 "
+          "| %s -q -j %s --host %s") % (prog("ph-verify"), j, q.url,
+                                        prog("ph-batch"), j, cap.url)
+    e = dict(os.environ, POSTHOG_API_KEY=TOKEN, POSTHOG_PERSONAL_API_KEY=KEY)
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", sh], input=data,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e,
+                       timeout=300)
+    check_sanitizers(p.stderr)
+    assert p.returncode == 1, p.stderr    # ph-verify: some were missing
+    got = stored(cap)
+    assert sorted(got) == sorted(set(got))
+    assert set(got) == set(uuids(data))
+    assert verify(q, j, data).returncode == 0
+
+
+def test_lag_is_not_visible_never_missing(pair, tmp_path):
+    cap, q = pair(q_args=["--lag", "4"])
+    data = converted(300)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    p = run(["ph-verify", "-j", j, "--project", "1", "--app-host", q.url,
+             "--settle", "1h"], data)
+    assert p.returncode == 1
+    assert p.stdout == b""                      # nothing re-sent
+    n = len(data.splitlines())
+    assert b"0 missing" in p.stderr
+    assert b"%d not yet visible" % n in p.stderr
+    time.sleep(4.5)
+    p = verify(q, j, data)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b""
+
+
+def test_never_delivered_is_passed_on(pair, tmp_path):
+    cap, q = pair()
+    data = converted(200)
+    lines = data.splitlines(keepends=True)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, b"".join(lines[:150])).returncode == 0
+    p = verify(q, j, data)
+    assert p.returncode == 1
+    assert uuids(p.stdout) == uuids(b"".join(lines[150:]))
+    assert b"%d never delivered" % (len(lines) - 150) in p.stderr
+
+
+def test_query_429_storm_stays_within_budget(pair, tmp_path):
+    cap, q = pair(cap_args=["--faults", "lose:0.2", "--seed", "2"],
+                  q_args=["--faults", "429:1@every2"])
+    data = converted(600)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    p = verify(q, j, data, "--max-queries", "6")
+    assert q.get_json("/_stats")["queries"] <= 6
+    assert b"rate-limiting" in p.stderr
+    assert p.returncode == 1
+    # whatever could not be checked is unverified, not missing
+    for u in uuids(p.stdout):
+        assert u not in stored(cap)
+
+
+def test_refusals_name_the_fix(pair, tmp_path):
+    cap, q = pair(q_args=["--scopes", "project:read"])
+    data = converted(50)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    p = verify(q, j, data)
+    assert p.returncode == 1
+    assert b"query:read" in p.stderr and KEY.encode() not in p.stderr
+    p = run(["ph-verify", "-j", j, "--project", "1", "--app-host", q.url],
+            data, env={"POSTHOG_PERSONAL_API_KEY": "phx_wrong"})
+    assert p.returncode == 1 and b"HTTP 401" in p.stderr
+    assert b"phx_wrong" not in p.stderr
+    p = run(["ph-verify", "-j", j, "--project", "2", "--app-host", q.url],
+            data)
+    assert p.returncode == 1 and b"--project" in p.stderr
+    p = run(["ph-verify", "-j", j, "--project", "1", "--app-host", q.url],
+            data, env={"POSTHOG_PERSONAL_API_KEY": TOKEN})
+    assert p.returncode == 2 and b"phx_" in p.stderr
+
+
+def test_usage_and_bad_input(pair, tmp_path):
+    cap, q = pair()
+    j = tmp_path / "j.db"
+    assert batch(cap, j, converted(10)).returncode == 0
+    p = run(["ph-verify", "--project", "1", "--app-host", q.url])
+    assert p.returncode == 2 and b"-j" in p.stderr
+    p = run(["ph-verify", "-j", tmp_path / "none.db", "--project", "1",
+             "--app-host", q.url])
+    assert p.returncode == 1 and b"none.db" in p.stderr
+    rej = tmp_path / "rej"
+    amp = sample_lines(3)
+    p = verify(q, j, amp, "--rejects", rej)
+    assert p.returncode == 65
+    assert b"amp-convert was skipped" in p.stderr
+    assert len(rej.read_text().splitlines()) == 3
