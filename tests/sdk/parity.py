@@ -1,0 +1,531 @@
+#!/usr/bin/env python3
+"""How close does amp2ph get to what posthog-js itself sends?
+
+    python3 parity.py [--json] [--fixture DIR] [--show-pairs]
+
+Reads a recorded fixture (record.mjs: the same browser session seen by the
+real Amplitude Browser SDK and the real posthog-js), turns the Amplitude side
+into export rows (to_export.py), runs them through the real binaries
+
+    amp-convert | ph-alias          (from $AMP2PH_BUILD, default build/)
+
+and compares, event pair by event pair, every property PostHog's products read
+(web analytics, sessions, actions, persons, groups) with what posthog-js sent
+for the same user action.
+
+Pairs: the k-th $pageview with the k-th converted [Amplitude] Page Viewed; the
+k-th autocapture click / change / submit of posthog-js with the k-th converted
+Element Clicked / Element Changed / Form Submitted (whatever amp-convert names
+it); $identify with ph-alias's $identify; $groupidentify; custom events by name.
+Person properties are compared once, on the person each stream leaves behind
+after PostHog's ingestion rules (person-property lifting of $initial_* keys,
+$set, $set_once, $process_person_profile), see person_state().
+
+A comparison is counted for a pair and a property when at least one side has a
+non-null value: agree (equal; numbers by value), missing (posthog-js has it,
+the converted event does not), differs (both have it and they differ, or only
+the converted event has it). score = agree / all comparisons.
+
+Exit 0 when it ran; 1 when the binaries fail or amp-convert rejects a row.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import to_export  # noqa: E402
+
+CAMPAIGN = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+            "gad_source", "mc_cid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid",
+            "fbclid", "msclkid", "twclid", "li_fat_id", "igshid", "ttclid", "rdt_cid",
+            "epik", "qclid", "sccid", "irclid", "_kx"]
+PAGE = ["$current_url", "$host", "$pathname", "$referrer", "$referring_domain"]
+DEVICE = ["$browser", "$browser_version", "$os", "$os_version", "$device_type",
+          "$viewport_width", "$viewport_height"]
+COMMON = ["event", "distinct_id"] + PAGE + CAMPAIGN + DEVICE + ["$session_id", "$groups"]
+PAGEVIEW = COMMON + ["title", "$prev_pageview_pathname"]
+AUTOCAPTURE = COMMON + ["$event_type", "$el_text", "$external_click_url", "$elements_chain",
+                        "chain:target", "chain:tags", "chain:texts", "chain:hrefs", "chain:ids"]
+IDENTIFY = ["event", "distinct_id", "$anon_distinct_id"]
+GROUPIDENTIFY = ["event", "distinct_id", "$group_type", "$group_key", "$group_set"]
+
+# Person properties PostHog lifts from event properties ($set key and
+# $set_once $initial_key), nodejs/src/common/persons/person-property-utils.ts
+LIFTED = ["$app_build", "$app_name", "$app_namespace", "$app_version", "$browser",
+          "$browser_version", "$device_type", "$current_url", "$pathname", "$os", "$os_name",
+          "$os_version", "$referring_domain", "$referrer", "$screen_height", "$screen_width",
+          "$viewport_height", "$viewport_width", "$raw_user_agent"] + CAMPAIGN + ["utm_name"]
+
+CANNOT_AGREE = [
+    ("uuid, $insert_id, $window_id, $pageview_id, $device_id",
+     "random ids each SDK draws for itself; amp-convert keeps Amplitude's own (uuid from the "
+     "export row, $insert_id, $device_id = Amplitude device_id)"),
+    ("distinct_id / $anon_distinct_id values",
+     "each SDK draws its own anonymous id; compared here by role (the device's anonymous id "
+     "before login, the user id after) instead of by value"),
+    ("$session_id value", "random UUIDv7 in posthog-js; amp-convert builds a UUIDv7 from Amplitude's "
+     "session_id; compared as: both UUIDv7 and the same session grouping"),
+    ("timestamp, $time, $initialization_time",
+     "the two SDKs stamp the same action a few ms apart"),
+    ("$screen_height, $screen_width, $raw_user_agent, $timezone, $timezone_offset, "
+     "$browser_language(_prefix)",
+     "Amplitude's export has no screen size, user agent or timezone; language only as a name"),
+    ("$pageleave events, $prev_pageview_duration and scroll/content depth",
+     "Amplitude records no page leave or scroll depth"),
+    ("$session_entry_*", "posthog-js keeps them per session; PostHog's sessions table computes "
+     "entry values from the session's events itself"),
+    ("$lib, $lib_version, token, $is_identified, $process_person_profile, $config_defaults, "
+     "$sdk_*, $lib_custom_api_host, $recording_status, $configured_session_timeout_ms, "
+     "$lib_rate_limit_remaining_tokens, $ce_version",
+     "describe the SDK instance, not the user action"),
+]
+
+
+def build_dir():
+    b = os.environ.get("AMP2PH_BUILD", "build")
+    return b if os.path.isabs(b) else os.path.join(ROOT, b)
+
+
+def ndjson(text):
+    return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+
+def convert(rows):
+    """rows -> amp-convert | ph-alias -> events; raises on failure or rejects."""
+    bd = build_dir()
+    data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+                   for r in rows).encode()
+    c = subprocess.run([os.path.join(bd, "amp-convert")], input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    if c.returncode != 0:
+        raise RuntimeError("amp-convert exited %d: %s" % (c.returncode, c.stderr.decode(errors="replace")))
+    a = subprocess.run([os.path.join(bd, "ph-alias")], input=c.stdout, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    if a.returncode != 0:
+        raise RuntimeError("ph-alias exited %d: %s" % (a.returncode, a.stderr.decode(errors="replace")))
+    return ndjson(a.stdout.decode()), c.stderr.decode(errors="replace").strip(), \
+        a.stderr.decode(errors="replace").strip()
+
+
+# ------------------------------------------------------------ elements chain
+def chain_from_elements(elements):
+    """The elements chain string PostHog builds from an $elements array (the
+    algorithm of posthog-js autocapture-utils elementsToString/extractElements,
+    which ingestion's elements-chain.ts mirrors), reimplemented."""
+    out = []
+    for el in elements or []:
+        if not isinstance(el, dict):
+            continue
+        s = el.get("tag_name") or ""
+        classes = el.get("attr__class")
+        if isinstance(classes, str):
+            classes = [c for c in classes.split(" ") if c]
+        for c in sorted(classes or []):
+            s += "." + c.replace('"', "")
+        attrs = {}
+        text = el.get("$el_text")
+        if text:
+            attrs["text"] = str(text)[:400]
+        attrs["nth-child"] = el.get("nth_child") if el.get("nth_child") is not None else 0
+        attrs["nth-of-type"] = el.get("nth_of_type") if el.get("nth_of_type") is not None else 0
+        if el.get("attr__href"):
+            attrs["href"] = str(el["attr__href"])[:2048]
+        if el.get("attr__id"):
+            attrs["attr_id"] = el["attr__id"]
+        for k, v in el.items():
+            if k.startswith("attr__"):
+                attrs[k] = v
+        esc = lambda x: re.sub(r'"|\\"', '\\\\"', x)  # noqa: E731
+        s += ":" + "".join('%s="%s"' % (esc(str(k)), esc(jsstr(v))) for k, v in sorted(attrs.items()))
+        out.append(s)
+    return ";".join(out)
+
+
+def jsstr(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return ",".join(jsstr(x) for x in v)
+    if v is None:
+        return "null"
+    return str(v)
+
+
+CHAIN_EL = re.compile(r'(?:^|;)([^;:]*?):((?:[^;"]*="(?:[^"\\]|\\.)*")*)')
+
+
+def parse_chain(chain):
+    """elements chain -> list of (tag, {key: value})."""
+    if not chain:
+        return []
+    els = []
+    for part in split_chain(chain):
+        head, _, rest = part.partition(":")
+        tag = head.split(".")[0]
+        attrs = dict(re.findall(r'([^="]+)="((?:[^"\\]|\\.)*)"', rest))
+        els.append((tag, attrs))
+    return els
+
+
+def split_chain(chain):
+    parts, cur, inq, i = [], "", False, 0
+    while i < len(chain):
+        ch = chain[i]
+        if ch == "\\" and i + 1 < len(chain):
+            cur += chain[i:i + 2]
+            i += 2
+            continue
+        if ch == '"':
+            inq = not inq
+        if ch == ";" and not inq:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    if cur:
+        parts.append(cur)
+    return parts
+
+
+def event_chain(props):
+    c = props.get("$elements_chain")
+    if c:
+        return c
+    if props.get("$elements"):
+        return chain_from_elements(props["$elements"])
+    return None
+
+
+def chain_facets(chain):
+    """What PostHog's materialized columns and action matching read."""
+    els = parse_chain(chain)
+    if not els:
+        return {}
+    return {
+        "chain:target": els[0][0] + ("#" + els[0][1]["attr_id"] if els[0][1].get("attr_id") else "")
+        + ("[text=%s]" % els[0][1]["text"] if els[0][1].get("text") else ""),
+        "chain:tags": ">".join(t for t, _ in els),
+        "chain:texts": sorted({a["text"] for _, a in els if a.get("text")}),
+        "chain:hrefs": sorted({a["href"] for _, a in els if a.get("href")}),
+        "chain:ids": sorted({a["attr_id"] for _, a in els if a.get("attr_id")}),
+    }
+
+
+# ------------------------------------------------------------ streams
+def top(e, key):
+    v = e.get(key)
+    if v is None:
+        v = (e.get("properties") or {}).get(key)
+    return v
+
+
+def category(e):
+    name = e.get("event")
+    p = e.get("properties") or {}
+    if name == "$pageview":
+        return "pageview"
+    if name == "$autocapture":
+        return "autocapture:%s" % p.get("$event_type")
+    if name == "[Amplitude] Element Clicked":
+        return "autocapture:click"
+    if name == "[Amplitude] Element Changed":
+        return "autocapture:change"
+    if name == "[Amplitude] Form Submitted":
+        return "autocapture:submit"
+    if name == "$identify":
+        return "identify"
+    if name == "$groupidentify":
+        return "groupidentify"
+    if name and not name.startswith("$") and not name.startswith("[Amplitude]"):
+        return "custom:" + name
+    return None
+
+
+def props_for(cat):
+    if cat == "pageview":
+        return PAGEVIEW
+    if cat.startswith("autocapture"):
+        return AUTOCAPTURE
+    if cat == "identify":
+        return IDENTIFY
+    if cat == "groupidentify":
+        return GROUPIDENTIFY
+    return COMMON
+
+
+def identity(events):
+    """(anonymous id, user id) of a stream, from its $identify."""
+    for e in events:
+        if e.get("event") == "$identify":
+            return (e.get("properties") or {}).get("$anon_distinct_id"), e.get("distinct_id")
+    return None, None
+
+
+def session_ordinals(events):
+    seen = {}
+    for e in events:
+        s = (e.get("properties") or {}).get("$session_id")
+        if s is not None and s not in seen:
+            seen[s] = len(seen)
+    return seen
+
+
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def value(e, key, ctx):
+    p = e.get("properties") or {}
+    if key == "event":
+        return e.get("event")
+    if key in ("distinct_id", "$anon_distinct_id"):
+        v = e.get("distinct_id") if key == "distinct_id" else p.get(key)
+        if v is None:
+            v = p.get("distinct_id") if key == "distinct_id" else None
+        anon, _ = ctx["identity"]
+        if v is not None and v == anon:
+            return "<the device's anonymous id>"
+        return v
+    if key == "$session_id":
+        s = p.get("$session_id")
+        if s is None:
+            return None
+        if not UUID7.match(str(s)):
+            return "not a UUIDv7: %s" % s
+        return "UUIDv7, session #%d" % ctx["sessions"][s]
+    if key.startswith("chain:") or key == "$elements_chain":
+        c = event_chain(p)
+        if key == "$elements_chain":
+            return c
+        return chain_facets(c).get(key) if c else None
+    if key in ("$set", "$set_once"):
+        return top(e, key)
+    return p.get(key)
+
+
+def same(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def empty(v):
+    return v is None or v == [] or v == ""
+
+
+# ------------------------------------------------------------ persons
+def person_state(events):
+    """The person properties PostHog's ingestion leaves, all of a stream's
+    events being one person (the anonymous person is merged into the user on
+    $identify): events with $process_person_profile false are skipped; each
+    other event's lifted keys become $set key / $set_once $initial_key (unless
+    the event sets them), then $set_once fills absent keys and $set overwrites
+    (utils/db/utils.ts personInitialAndUTMProperties)."""
+    person = {}
+    for e in events:
+        p = e.get("properties") or {}
+        if p.get("$process_person_profile") is False or e.get("event") == "$groupidentify":
+            continue
+        s = dict(top(e, "$set") or {})
+        so = dict(top(e, "$set_once") or {})
+        for k in LIFTED:
+            v = p.get(k)
+            if v is None:
+                continue
+            if k not in s:
+                s[k] = v
+            ik = "$initial_" + k.lstrip("$")
+            if ik not in so:
+                so[ik] = v
+        for k, v in so.items():
+            if k not in person:
+                person[k] = v
+        person.update(s)
+    return person
+
+
+UNRECORDED = ("screen_height", "screen_width", "raw_user_agent")
+
+
+# ------------------------------------------------------------ compare
+def compare(fixture):
+    ph = ndjson(open(os.path.join(fixture, "posthog.ndjson")).read())
+    rows = to_export.rows(fixture)
+    conv, conv_err, alias_err = convert(rows)
+    ctx_ph = {"identity": identity(ph), "sessions": session_ordinals(ph)}
+    ctx_cv = {"identity": identity(conv), "sessions": session_ordinals(conv)}
+
+    def groups(events):
+        g = {}
+        for e in events:
+            c = category(e)
+            if c:
+                g.setdefault(c, []).append(e)
+        return g
+    gph, gcv = groups(ph), groups(conv)
+    pairs, unmatched = [], []
+    for cat in sorted(set(gph) | set(gcv)):
+        a, b = gph.get(cat, []), gcv.get(cat, [])
+        for i in range(max(len(a), len(b))):
+            if i < len(a) and i < len(b):
+                pairs.append((cat, i, a[i], b[i]))
+            else:
+                unmatched.append({"category": cat, "index": i,
+                                  "only_in": "posthog-js" if i < len(a) else "amp2ph"})
+    table = {}
+    details = []
+
+    def count(prop, status, pair_name, pv, cv):
+        t = table.setdefault(prop, {"agree": 0, "missing": 0, "differs": 0, "extra": 0})
+        t[status] += 1
+        if status != "agree":
+            if status == "extra":
+                t["differs"] += 1
+            details.append({"pair": pair_name, "property": prop, "status": status,
+                            "posthog_js": pv, "amp2ph": cv})
+
+    for cat, i, a, b in pairs:
+        name = "%s #%d" % (cat, i + 1)
+        props = list(props_for(cat))
+        if cat.startswith("custom:"):
+            props += sorted(k for k in (a.get("properties") or {}) if not k.startswith("$")
+                            and k not in CAMPAIGN and k not in ("token", "distinct_id", "title"))
+        for k in props:
+            pv, cv = value(a, k, ctx_ph), value(b, k, ctx_cv)
+            if empty(pv) and empty(cv):
+                continue
+            if empty(cv):
+                count(k, "missing", name, pv, cv)
+            elif empty(pv):
+                count(k, "extra", name, pv, cv)
+            elif same(pv, cv):
+                count(k, "agree", name, pv, cv)
+            else:
+                count(k, "differs", name, pv, cv)
+
+    # persons
+    pp, cp = person_state(ph), person_state(conv)
+    person_extra = sorted(k for k in cp if k not in pp)
+    person_unrecorded = []
+    for k in sorted(pp):
+        if any(u in k for u in UNRECORDED):
+            person_unrecorded.append(k)
+            continue
+        if empty(pp[k]) and empty(cp.get(k)):
+            continue
+        prop = "person." + k
+        if empty(cp.get(k)):
+            count(prop, "missing", "person", pp[k], cp.get(k))
+        elif same(pp[k], cp[k]):
+            count(prop, "agree", "person", pp[k], cp[k])
+        else:
+            count(prop, "differs", "person", pp[k], cp[k])
+
+    agree = sum(t["agree"] for t in table.values())
+    total = sum(t["agree"] + t["missing"] + t["differs"] for t in table.values())
+    only_ph = sorted({e["event"] for e in ph if category(e) is None})
+    only_cv = sorted({e["event"] for e in conv if category(e) is None})
+    return {
+        "fixture": os.path.relpath(fixture, ROOT),
+        "build": os.path.relpath(build_dir(), ROOT),
+        "events": {"posthog_js": len(ph), "amplitude_sent": len(rows), "amp2ph": len(conv)},
+        "pairs": len(pairs),
+        "pairs_by_category": {c: min(len(gph.get(c, [])), len(gcv.get(c, [])))
+                              for c in sorted(set(gph) | set(gcv))},
+        "unmatched": unmatched,
+        "not_paired_by_nature": {
+            "posthog_js_only": {n: sum(1 for e in ph if e["event"] == n) for n in only_ph},
+            "amp2ph_only": {n: sum(1 for e in conv if e["event"] == n) for n in only_cv},
+        },
+        "comparisons": total,
+        "agree": agree,
+        "score": (agree / total) if total else 0.0,
+        "table": table,
+        "differences": details,
+        "person_extra_keys_in_amp2ph": person_extra,
+        "person_keys_not_recorded_by_amplitude": person_unrecorded,
+        "cannot_agree": [{"properties": a, "why": b} for a, b in CANNOT_AGREE],
+        "amp_convert_stderr": conv_err,
+        "ph_alias_stderr": alias_err,
+    }
+
+
+def short(v, n=70):
+    s = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+    return s if len(s) <= n else s[:n - 3] + "..."
+
+
+def report(r, show_pairs=False):
+    w = sys.stdout.write
+    w("SDK parity: %s through %s/amp-convert | ph-alias\n" % (r["fixture"], r["build"]))
+    w("events: posthog-js %(posthog_js)d, Amplitude SDK %(amplitude_sent)d, amp2ph %(amp2ph)d\n" % r["events"])
+    w("pairs: %d  (%s)\n" % (r["pairs"], ", ".join("%s %d" % kv for kv in r["pairs_by_category"].items())))
+    if r["unmatched"]:
+        w("UNMATCHED: %s\n" % ", ".join("%(category)s #%(index)d only in %(only_in)s" % u
+                                        for u in r["unmatched"]))
+    w("not paired by nature: posthog-js only %s; amp2ph only %s\n\n" % (
+        json.dumps(r["not_paired_by_nature"]["posthog_js_only"]),
+        json.dumps(r["not_paired_by_nature"]["amp2ph_only"])))
+    w("%-34s %6s %8s %8s\n" % ("property", "agree", "missing", "differs"))
+    for k in sorted(r["table"], key=lambda k: (k.startswith("person."), k)):
+        t = r["table"][k]
+        extra = " (%d only in amp2ph)" % t["extra"] if t["extra"] else ""
+        w("%-34s %6d %8d %8d%s\n" % (k, t["agree"], t["missing"], t["differs"], extra))
+    w("\nscore: %d / %d = %.4f\n" % (r["agree"], r["comparisons"], r["score"]))
+    # one line per (property, kind of difference), with the first example
+    w("\ndifferences (first example of each):\n")
+    seen = {}
+    for d in r["differences"]:
+        key = (d["property"], d["status"])
+        seen.setdefault(key, []).append(d)
+    for (prop, status), ds in sorted(seen.items()):
+        d = ds[0]
+        w("  %-30s %-7s x%-3d %s: posthog-js %s | amp2ph %s\n" % (
+            prop, status, len(ds), d["pair"], short(d["posthog_js"]), short(d["amp2ph"])))
+        if show_pairs:
+            for d in ds[1:]:
+                w("  %-30s %-7s      %s: posthog-js %s | amp2ph %s\n" % (
+                    "", "", d["pair"], short(d["posthog_js"]), short(d["amp2ph"])))
+    w("\nperson keys only amp2ph sets: %s\n" % ", ".join(r["person_extra_keys_in_amp2ph"]))
+    w("person keys Amplitude does not record: %s\n" % ", ".join(r["person_keys_not_recorded_by_amplitude"]))
+    w("\nnot compared (cannot agree):\n")
+    for c in r["cannot_agree"]:
+        w("  - %s: %s\n" % (c["properties"], c["why"]))
+
+
+def main(argv):
+    fixture = os.path.join(HERE, "fixture")
+    as_json = show = False
+    args = argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "--json":
+            as_json = True
+        elif a == "--show-pairs":
+            show = True
+        elif a == "--fixture":
+            fixture = os.path.abspath(args.pop(0))
+        else:
+            sys.stderr.write("usage: parity.py [--json] [--show-pairs] [--fixture DIR]\n")
+            return 2
+    try:
+        r = compare(fixture)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        sys.stderr.write("parity.py: %s\n" % e)
+        return 1
+    if as_json:
+        json.dump(r, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        report(r, show)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
