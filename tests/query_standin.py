@@ -129,7 +129,8 @@ identifiers may be `quoted` or "quoted"):
 Time zones, as HogQL does them (the point of --timezone, default UTC):
 a bare `timestamp` is the project's timezone (HogQL wraps it in
 toTimeZone(timestamp, <project tz>)), so toDate(timestamp) is the
-project's day; toTimeZone(timestamp, 'UTC') is UTC.  toDateTime('...')
+project's day (UTC's with "modifiers":{"convertToProjectTimezone":false}
+in the HogQLQuery); toTimeZone(timestamp, 'UTC') is UTC.  toDateTime('...')
 without a zone, and a bare string compared with timestamp, are read in the
 project's timezone; toDateTime('...', 'UTC') is UTC.  The UTC-safe forms:
 
@@ -593,10 +594,13 @@ KEYWORDS = {"select", "from", "where", "and", "group", "by", "order",
 class Parser:
     """Recursive descent over the subset in the module docstring."""
 
-    def __init__(self, text, zone):
+    def __init__(self, text, zone, field_zone=None):
         self.toks = tokenize(text)
         self.i = 0
         self.zone = zone            # the project's timezone
+        # the zone a bare timestamp is shown in: the project's, or UTC with
+        # modifiers.convertToProjectTimezone false
+        self.field_zone = zone if field_zone is None else field_zone
 
     # ---- token helpers
     def peek(self, k=0):
@@ -744,7 +748,7 @@ class Parser:
         """timestamp | toTimeZone(ts, 'ZONE') -> the zone it is shown in."""
         if self.kw("timestamp"):
             self.take()
-            return self.zone
+            return self.field_zone
         if self.kw("totimezone"):
             self.take()
             self.expect_op("(")
@@ -1308,7 +1312,10 @@ class Handler(BaseHTTPRequestHandler):
                            "'force_async', 'force_blocking', 'force_cache' "
                            "or 'lazy_async'", "refresh")
         mode = REFRESH[refresh]
-        q = Parser(text, app.zone).parse()
+        mods = qn.get("modifiers")
+        conv = mods.get("convertToProjectTimezone") \
+            if type(mods) is dict else None
+        q = Parser(text, app.zone, UTC if conv is False else None).parse()
         entry["kind"] = q["kind"]
         now = time.time()
         with app.store.lock:

@@ -156,6 +156,17 @@ def test_project_timezone_matters_without_utc(pair):
         "properties.$lib = 'amp2ph' group by h order by h"))
     assert hours["results"][0] == ["2024-02-29T18:00:00-05:00", 1]
     assert hours["types"][0] == ["h", "DateTime('America/New_York')"]
+    st, _, plain = q.request("POST", "/api/projects/1/query/", {
+        "refresh": "force_blocking", "query": {
+            "kind": "HogQLQuery", "modifiers": {
+                "convertToProjectTimezone": False},
+            "query": "select toDate(timestamp) as d, count() from events "
+                     "where properties.$lib = 'amp2ph' and timestamp >= "
+                     "toDateTime('%s', 'UTC') and timestamp < "
+                     "toDateTime('%s', 'UTC') group by d order by d"
+                     % (LO, HI)}})
+    assert st == 200 and plain["results"] == [["2024-03-01", 20],
+                                               ["2024-03-02", 10]]
     # toDateTime without a zone reads the bound in New York time: 03-01
     # 00:00 there is 05:00 UTC, so the window is 03-01 05:00 .. 03-02 05:00
     # UTC, and the 23:59:59.999 event of 02-29 UTC stays out.
