@@ -4,8 +4,13 @@ HogQLQuery) and project API (GET /api/projects/ID/), reading the events the
 capture stand-in (tests/capture_standin.py) recorded: the two share one
 store, so a test can send with ph-batch and verify with ph-verify.  For
 testing ph-verify and ph-batch's token preflight.  Python 3 standard library
-only.  The facts it imitates, with their PostHog sources: /tmp/notes/verify.md
-(copied into the report of the task that wrote this file).
+only.  What it imitates comes from PostHog/posthog: posthog/api/query.py
+(refresh modes, 202, error mapping), posthog/schema.py (HogQLQueryResponse,
+RefreshType), posthog/hogql/transforms/property_types.py and
+printer/clickhouse.py (time zones), posthog/hogql/user_query_validator.py
+(OFFSET), posthog/hogql/constants.py (row limits), posthog/rate_limit.py
+(throttle), posthog/renderers.py (value formats); the UUID order from
+ClickHouse's issues #51063 and #76923.
 
   query_standin.py --store FILE [--port N] [--port-file FILE]
                    [--project ID] [--token TOKEN] [--key KEY]
