@@ -27,6 +27,7 @@
 #include "jsonw.h"
 #include "lines.h"
 #include "outfile.h"
+#include "phapi.h"
 #include "receipt.h"
 #include "rejects.h"
 #include "retry.h"
@@ -85,7 +86,8 @@ struct counts {
 
 static struct {
 	const char	*url, *host, *token_file, *journal_path;
-	const char	*rejects_path;
+	const char	*rejects_path, *project, *app, *pkey_file;
+	int		 rebind;
 	size_t		 batch_size, batch_bytes, max_event;
 	int		 parallel, gzip_level, dry_run, progress, quiet;
 	int		 insecure;
@@ -111,19 +113,98 @@ static double		 tokens, last_refill, started;
 static double		 last_progress;
 static struct buf	 scratch;
 
-static void
-usage(void)
+static void __attribute__((noreturn))
+usage(FILE *fp, int status)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: ph-batch [-npq] [-j journal] [--host url | --region us|eu] "
 	    "[--token-file file]\n"
+	    "                [--project id] [--app-host url] "
+	    "[--personal-key-file file] [--rebind]\n"
 	    "                [--rate n/s|n/min] [--parallel n] "
 	    "[--batch-size n] [--batch-bytes n]\n"
 	    "                [--gzip-level n | --no-gzip] [--retry-for "
 	    "duration] [--timeout duration]\n"
 	    "                [--rejects file] [--max-event-bytes n] "
 	    "[--insecure] [file ...]\n");
-	exit(EXIT_USAGE);
+	exit(status);
+}
+
+static const char *token_checked = "not checked";
+
+/*
+ * Before the first batch: is the token the intended project's on this
+ * host?  Capture would answer 200 to any well-formed token and drop the
+ * events of one it does not know (rust/capture/src/token.rs,
+ * PostHog/posthog@14b6bb00), so a wrong region or token must be caught
+ * here.  With a personal key and --project, the project API says which
+ * token the project has; without, /flags says whether the token is a
+ * project on this host at all.
+ */
+static void
+preflight(void)
+{
+	struct http_conf hc = { .prog = "ph-batch", .timeout = 60,
+	    .insecure = opt.insecure };
+	char err[640], ptoken[128], *pkey = NULL, *app;
+	struct phapi api;
+	int r;
+
+	if (opt.project != NULL && (opt.pkey_file != NULL ||
+	    getenv("POSTHOG_PERSONAL_API_KEY") != NULL) &&
+	    (pkey = secret_read("POSTHOG_PERSONAL_API_KEY", opt.pkey_file,
+	    err, sizeof(err))) == NULL)
+		errx(EXIT_USAGE, "%s", err);
+	if (pkey != NULL) {
+		app = opt.app != NULL ? xstrdup(opt.app) :
+		    phapi_app_host(opt.host);
+		phapi_open(&api, app, opt.project, pkey, &hc, 120, 20);
+		if (phapi_project_token(&api, ptoken, sizeof(ptoken)) == -1)
+			errx(EXIT_RUNTIME, "cannot check the project token, so "
+			    "nothing was sent: %s", api.err);
+		if (strcmp(ptoken, token) != 0)
+			errx(EXIT_RUNTIME, "POSTHOG_API_KEY is not the token of "
+			    "project %s on %s: PostHog would answer 200 and "
+			    "drop every event.  Nothing was sent; use the "
+			    "project's API key from its settings", opt.project,
+			    app);
+		phapi_close(&api);
+		explicit_bzero(pkey, strlen(pkey));
+		free(pkey);
+		free(app);
+		token_checked = "checked against the project";
+		return;
+	}
+	if (opt.project != NULL)
+		warnx("--project without POSTHOG_PERSONAL_API_KEY: the token "
+		    "can only be checked against %s/flags/", opt.host);
+	r = phapi_flags_check(opt.host, token, &hc, err, sizeof(err));
+	if (r == 0)
+		errx(EXIT_RUNTIME, "%s.  Nothing was sent: capture would have "
+		    "answered 200 and dropped every event.  Check --region "
+		    "(us or eu: the project's cloud) or --host, and "
+		    "POSTHOG_API_KEY", err);
+	if (r == -1) {
+		warnx("could not check the project token: %s", err);
+		return;
+	}
+	token_checked = "known to this host (/flags; a personal key and "
+	    "--project check the project too)";
+}
+
+/* A fingerprint of the token for the journal: never the token itself. */
+static void
+token_fp(char *out, size_t len)
+{
+	char v5[UUID_STRLEN + 1];
+	struct buf b = { 0 };
+
+	buf_adds(&b, "amp2ph-token:");
+	buf_adds(&b, token);
+	uuid_v5(b.p, b.len, v5);
+	explicit_bzero(b.p, b.len);
+	buf_free(&b);
+	snprintf(out, len, "sha1:%.8s%.4s", v5, v5 + 9);
 }
 
 static void
@@ -915,6 +996,7 @@ main(int argc, char *argv[])
 		{ "batch-bytes",	required_argument, NULL, 'B' },
 		{ "batch-size",		required_argument, NULL, 'b' },
 		{ "dry-run",		no_argument,	   NULL, 'n' },
+		{ "app-host",		required_argument, NULL, 'A' },
 		{ "gzip-level",		required_argument, NULL, 'z' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "host",		required_argument, NULL, 'H' },
@@ -923,9 +1005,12 @@ main(int argc, char *argv[])
 		{ "max-event-bytes",	required_argument, NULL, 'E' },
 		{ "no-gzip",		no_argument,	   NULL, 'Z' },
 		{ "parallel",		required_argument, NULL, 'P' },
+		{ "personal-key-file",	required_argument, NULL, 'X' },
+		{ "project",		required_argument, NULL, 'I' },
 		{ "progress",		no_argument,	   NULL, 'p' },
 		{ "quiet",		no_argument,	   NULL, 'q' },
 		{ "rate",		required_argument, NULL, 'r' },
+		{ "rebind",		no_argument,	   NULL, 'W' },
 		{ "region",		required_argument, NULL, 'R' },
 		{ "rejects",		required_argument, NULL, 'x' },
 		{ "retry-for",		required_argument, NULL, 'T' },
@@ -960,11 +1045,30 @@ main(int argc, char *argv[])
 				    "%s", optarg);
 			opt.max_event = u;
 			break;
+		case 'A':
+			opt.app = optarg;
+			break;
 		case 'H':
 			opt.host = optarg;
 			break;
+		case 'I':
+			if (cli_u64(optarg, 1, INT64_MAX, &u) == -1)
+				errx(EXIT_USAGE, "--project: expected the "
+				    "project's number (in its URL), got %s",
+				    optarg);
+			opt.project = optarg;
+			break;
 		case 'j':
+			if (opt.journal_path != NULL)
+				errx(EXIT_USAGE, "-j: one journal only (each "
+				    "ph-batch keeps one)");
 			opt.journal_path = optarg;
+			break;
+		case 'W':
+			opt.rebind = 1;
+			break;
+		case 'X':
+			opt.pkey_file = optarg;
 			break;
 		case 'K':
 			opt.token_file = optarg;
@@ -1016,8 +1120,9 @@ main(int argc, char *argv[])
 			cli_version("ph-batch");
 			return 0;
 		case 'h':
+			usage(stdout, 0);
 		default:
-			usage();
+			usage(stderr, EXIT_USAGE);
 		}
 	}
 	argc -= optind;
@@ -1055,8 +1160,21 @@ main(int argc, char *argv[])
 	stop_on_signals();
 	started = last_refill = monotime();
 	tokens = batch_limit();
-	if (jdb != NULL && !opt.dry_run && journal_run_begin(jdb, opt.url) == -1)
-		warnx("%s", journal_error(jdb));
+	if (!opt.dry_run)
+		preflight();
+	if (jdb != NULL && !opt.dry_run) {
+		char fp[32], host[1024];
+
+		token_fp(fp, sizeof(fp));
+		snprintf(host, sizeof(host), "%.*s", (int)(strlen(opt.url) -
+		    strlen("/batch/")), opt.url);
+		if (journal_bind(jdb, host, opt.project, fp, opt.rebind, err,
+		    sizeof(err)) == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s", opt.journal_path,
+			    err);
+		if (journal_run_begin(jdb, opt.url) == -1)
+			warnx("%s", journal_error(jdb));
+	}
 
 	in.files = argc > 0 ? argv : stdin_only;
 	in.nfiles = argc > 0 ? argc : 1;
@@ -1086,6 +1204,8 @@ main(int argc, char *argv[])
 		    fatal || stop_signal ? "some undelivered, " : "",
 		    (unsigned long long)c.requests,
 		    (unsigned long long)c.retries, monotime() - started);
+	if (!opt.quiet && !opt.dry_run)
+		fprintf(stderr, "ph-batch: project token %s\n", token_checked);
 	if (jdb != NULL && !opt.dry_run) {
 		struct journal_run jr = { c.read, c.delivered, c.skipped + c.dup,
 		    c.rejected, c.undelivered, c.requests, c.retries, c.bytes };

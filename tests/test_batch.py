@@ -220,6 +220,7 @@ class Wire:
 
     def __init__(self):
         self.reqs = []
+        self.flags = []         # ph-batch's token preflight, kept apart
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -231,7 +232,9 @@ class Wire:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
-                outer.reqs.append({"path": self.path,
+                to = outer.flags if self.path.startswith("/flags") else \
+                    outer.reqs
+                to.append({"path": self.path,
                                    "headers": dict(self.headers.items()),
                                    "body": body,
                                    "port": self.client_address[1]})
@@ -388,6 +391,12 @@ def test_wire_body_gzip_token_no_sent_at_keepalive(wire):
                         b'"batch":[' + b",".join(chunk) + b"]}")
     # Keep-alive: six requests over at most two connections.
     assert len({r["port"] for r in wire.reqs}) <= 2
+    # Before them, one token preflight: POST /flags/?v=2 (a GET would be
+    # answered without looking at the token).
+    assert len(wire.flags) == 1
+    assert wire.flags[0]["path"] == "/flags/?v=2"
+    assert json.loads(wire.flags[0]["body"]) == {
+        "token": "phc_test", "distinct_id": "amp2ph-preflight"}
 
 
 def test_gzip_level_and_no_gzip(standin, wire):
@@ -692,14 +701,31 @@ def test_wrong_token_stops_at_once(cap, tmp_path):
     assert p.returncode == 1
     err = p.stderr.decode()
     assert "token" in err and "region" in err
+    assert "Nothing was sent" in err
     assert "phc_wrongtoken" not in err + p.stdout.decode()
-    r = receipts(p)
-    assert r and all(x["outcome"] == "fatal" and x["status"] == 401
-                     for x in r)
-    # No retries of a 401: at most the requests already in flight.
-    assert len(cap.requests()) <= 4
+    # The preflight (/flags) caught it: not one batch went out.
+    assert receipts(p) == []
+    assert cap.requests() == []
     assert records(cap) == []
     assert journal_uuids(j) == set()
+
+
+def test_token_refused_by_capture_stops_at_once(tmp_path):
+    """A capture that refuses the token (older capture: 401) although
+    /flags knew it: no retries of a 401, at most what was in flight."""
+    cap = Capture(str(tmp_path), ["--faults", "status:401"])
+    try:
+        v = View(cap)
+        v.faults("status:401")
+        p = batch(v, ["--batch-size", "10"], nd(events(100)))
+        assert p.returncode == 1
+        r = receipts(p)
+        assert r and all(x["outcome"] == "fatal" and x["status"] == 401
+                         for x in r)
+        assert len(v.requests()) <= 4
+        assert records(v) == []
+    finally:
+        cap.stop()
 
 
 @pytest.mark.parametrize("how", ["env", "file"])
@@ -1225,7 +1251,7 @@ def test_usage_errors_exit_2(cap):
                  ["--batch-size", "0"], ["--batch-bytes", "100"],
                  ["--gzip-level", "0"], ["--retry-for", "soon"],
                  ["--timeout", "0"], ["--region", "ap"], ["--bogus"],
-                 ["-h"]):
+                 ["--project", "x"], ["-j", "a", "-j", "b"]):
         p = batch(cap, args, nd(events(2)))
         assert p.returncode == 2, args
     p = run([P, "--host", "ftp://x"], input=b"", env=env_for())
@@ -1264,6 +1290,6 @@ def test_usage_matches_man_page_synopsis():
         pytest.skip("mandoc is not installed")
     text = re.sub(r".\x08", "", out.decode())
     syn = text.split("SYNOPSIS", 1)[1].split("DESCRIPTION", 1)[0]
-    usage = run([P, "-h"]).stderr.decode()
+    usage = run([P, "-h"]).stdout.decode()
     assert usage.startswith("usage: ")
     assert " ".join(syn.split()) == " ".join(usage[7:].split())

@@ -218,3 +218,64 @@ def test_usage_and_bad_input(pair, tmp_path):
     assert p.returncode == 65
     assert b"amp-convert was skipped" in p.stderr
     assert len(rej.read_text().splitlines()) == 3
+
+
+# ---------------------------------------------------------------- preflight
+
+def test_preflight_wrong_project_token_sends_nothing(pair, tmp_path):
+    """A token of another project: capture would answer 200 and drop
+    everything.  With a personal key and --project the project API says
+    so before the first batch."""
+    cap, q = pair(cap_args=["--accept-any-token"],
+                  q_args=["--token", "phc_theproject"])
+    data = converted(50)
+    j = tmp_path / "j.db"
+    p = run(["ph-batch", "-j", j, "--host", cap.url, "--project", "1",
+             "--app-host", q.url], data)
+    assert p.returncode == 1
+    assert b"not the token of project 1" in p.stderr
+    assert b"Nothing was sent" in p.stderr
+    assert TOKEN.encode() not in p.stderr and KEY.encode() not in p.stderr
+    assert cap.requests() == [] and p.stdout == b""
+    # the right token passes, and says how it was checked
+    p = run(["ph-batch", "-j", j, "--host", cap.url, "--project", "1",
+             "--app-host", q.url], data, env={"POSTHOG_API_KEY":
+                                              "phc_theproject"})
+    assert p.returncode == 0, p.stderr
+    assert b"project token checked against the project" in p.stderr
+
+
+def test_preflight_token_unknown_to_the_host(capture_factory, tmp_path):
+    """No personal key: /flags on the capture host (the wrong region
+    answers 401 there), and nothing is sent."""
+    cap = capture_factory(["--accept-any-token", "--token", "phc_eu"])
+    p = run(["ph-batch", "--host", cap.url], converted(20))
+    assert p.returncode == 1
+    assert b"not a project there" in p.stderr and b"--region" in p.stderr
+    assert cap.requests() == []
+
+
+def test_journal_belongs_to_one_destination(pair, capture_factory, tmp_path):
+    cap, q = pair()
+    other = capture_factory()
+    data = converted(40)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    p = run(["ph-batch", "-j", j, "--host", other.url], data)
+    assert p.returncode == 1
+    assert b"this journal belongs to " + cap.url.encode() in p.stderr
+    assert other.requests() == []
+    assert TOKEN.encode() not in p.stderr
+    db = sqlite3.connect(str(j))
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    db.close()
+    assert meta["host"] == cap.url and meta["token"].startswith("sha1:")
+    assert TOKEN not in meta["token"]
+    # --rebind moves it; the journal's events count as delivered there.
+    p = run(["ph-batch", "-j", j, "--host", other.url, "--rebind"], data)
+    assert p.returncode == 0, p.stderr
+    assert other.requests() == []
+    db = sqlite3.connect(str(j))
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    db.close()
+    assert meta["host"] == other.url
