@@ -9,10 +9,14 @@
  * earlier GeoLite2 releases ("Republic of Korea", "Myanmar [Burma]",
  * "Congo" for the DRC), legacy GeoIP ("Korea, Republic of", "Cote
  * D'Ivoire"), ISO short names ("Viet Nam") and CLDR ("Congo - Kinshasa").
+ * A name the table does not have is looked up in Debian's iso-codes
+ * ISO 3166-1 data (common/iso3166), which adds the official and common
+ * names ("Plurinational State of Bolivia", "Taiwan").
  */
 #include <stddef.h>
 
 #include "country.h"
+#include "iso3166.h"
 
 struct country {
 	const char	*name;
@@ -409,5 +413,6 @@ country_code(const char *s, size_t len)
 		else
 			hi = mid;
 	}
-	return NULL;
+	/* Other ISO 3166-1 names (short, official, common), from iso-codes. */
+	return iso3166_country_code(s, len);
 }
