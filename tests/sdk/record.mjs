@@ -313,8 +313,14 @@ async function waitQuiet(ms = 1500, max = 10000) {
   while (Date.now() - lastEventAt < ms && Date.now() - start < max) await sleep(200);
 }
 
-async function scenario(page, sitePort) {
+async function scenario(context, sitePort) {
   const steps = [];
+  let page = await context.newPage();
+  const watch = (pg) => {
+    pg.on('console', (m) => { if (m.type() === 'error' && !/404/.test(m.text())) log('console', m.type(), m.text()); });
+    pg.on('pageerror', (e) => log('pageerror', e.message));
+  };
+  watch(page);
   const step = async (name, fn, nav = false) => {
     log('step:', name);
     const before = page.url();
@@ -327,6 +333,8 @@ async function scenario(page, sitePort) {
     steps.push({ step: name, url_before: before, url_after: page.url() });
   };
   const ADS = origin(ADS_HOST, sitePort) + '/';
+  const SHOP = origin(SHOP_HOST, sitePort);
+  // Tab 1: in from an ad, browse, sign up (login), group, custom event.
   await step('open the external ad site', () => page.goto(ADS, { waitUntil: 'load' }));
   await step('click the ad (landing page with utm_* and gclid)', () => page.click('#ad'), true);
   await step('click the span inside the hero link (to pricing)', () => page.click('#hero-cta .cta-label'), true);
@@ -348,8 +356,18 @@ async function scenario(page, sitePort) {
   await step('compare plans (to pricing again)', () => page.click('#compare-plans'), true);
   await step('home link (landing page without campaign)', () => page.click('#nav-home'), true);
   await step('leave for the external site ($pageleave)', () => page.goto(ADS, { waitUntil: 'load' }));
+  // Tab 2, same browser profile (same device, same sessions): the pricing
+  // page typed in directly, no referrer and no campaign in this tab.
+  await page.close();
+  page = await context.newPage();
+  watch(page);
+  await step('new tab: pricing page typed in (direct visit)',
+    () => page.goto(SHOP + '/pricing.html', { waitUntil: 'load' }));
+  await step('click the span inside the Free button',
+    () => page.click('button[data-plan=free] .label', { position: { x: 4, y: 4 } }));
+  await step('leave for the external site ($pageleave)', () => page.goto(ADS, { waitUntil: 'load' }));
   await waitQuiet(2500, 15000);
-  return steps;
+  return { steps, page };
 }
 
 // ---------------------------------------------------------------- main
@@ -386,11 +404,9 @@ async function main() {
     chrome = await startChromium(sitePort, userAgent, profile);
     browser = await chromium.connectOverCDP(chrome.ws);
     const context = browser.contexts()[0];
-    const page = await context.newPage();
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log('console', m.type(), m.text()); });
-    page.on('pageerror', (e) => log('pageerror', e.message));
-    steps = await scenario(page, sitePort);
-    await page.goto(origin(ADS_HOST, sitePort) + '/');
+    const r = await scenario(context, sitePort);
+    steps = r.steps;
+    const page = r.page;
     nav = await page.evaluate(() => ({
       userAgent: navigator.userAgent,
       webdriver: navigator.webdriver,
