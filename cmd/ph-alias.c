@@ -3,8 +3,10 @@
  * the first event that shows a (device, user) pair, one identity event
  * that makes PostHog merge the device's anonymous person into the
  * user's: $identify (or, with --mode alias, $create_alias).  Each pair
- * once; pairs whose identity event a journal says was delivered in an
- * earlier run are not given another.
+ * once.  A journal tells which identity events were delivered in an
+ * earlier run: they are written all the same (ph-batch skips them by
+ * uuid, and ph-verify after it must see every event the migration
+ * sent), and a delivered pair keeps its claim on its device.
  *
  * Memory holds 16-byte keys, never the ids: one for each distinct pair
  * (the identity event's uuid), one for each device with a usable pair,
@@ -306,10 +308,12 @@ release(void)
 			st.shared++;
 			continue;
 		}
-		if (delivered(h.uuid)) {
+		/*
+		 * Written even when delivered: ph-verify after us must see
+		 * every event the migration sent, and ph-batch skips it.
+		 */
+		if (delivered(h.uuid))
 			st.journal++;
-			continue;
-		}
 		owe_nl();
 		buf_add(&out, line.p, h.len);
 		st.written++;
@@ -370,10 +374,8 @@ pair(const char *dev, size_t dn, const char *user, size_t un,
 		hold(dkey, pkey, dev, dn, user, un, ts, uuid);
 		return;
 	}
-	if (delivered(pkey)) {
-		st.journal++;
-		return;
-	}
+	if (delivered(pkey))
+		st.journal++;		/* written all the same: see release() */
 	owe_nl();
 	identity_event(&out, dev, dn, user, un, ts, uuid);
 	st.written++;
@@ -564,9 +566,9 @@ main(int argc, char *argv[])
 	if (!quietflag)
 		fprintf(stderr, "ph-alias: %llu lines: %llu events, %llu not "
 		    "events (passed on); %llu pairs: %llu identity events "
-		    "written; skipped: %llu already delivered (journal), %llu "
-		    "shared device, %llu unmergeable id, %llu already in "
-		    "input; shared devices: %llu\n",
+		    "written, of which %llu already delivered (journal); "
+		    "skipped: %llu shared device, %llu unmergeable id, %llu "
+		    "already in input; shared devices: %llu\n",
 		    (unsigned long long)st.lines,
 		    (unsigned long long)st.events,
 		    (unsigned long long)st.notevents,
