@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "ampevent.h"
@@ -17,6 +18,7 @@
 #include "cli.h"
 #include "country.h"
 #include "distinct.h"
+#include "iso3166.h"
 #include "jqprog.h"
 #include "json.h"
 #include "jsonw.h"
@@ -40,9 +42,7 @@ static const struct rename {
 	const char	*amp;
 	const char	*ph;
 } prop_renames[] = {
-	{ "[Amplitude] Page Domain",		"$host" },
 	{ "[Amplitude] Page Path",		"$pathname" },
-	{ "[Amplitude] Page Title",		"title" },
 	{ "[Amplitude] Viewport Height",	"$viewport_height" },
 	{ "[Amplitude] Viewport Width",		"$viewport_width" },
 	{ "[Amplitude] Screen Name",		"$screen_name" },
@@ -165,34 +165,64 @@ obj_raw(struct obj *o, const char *k, const char *raw)
 		buf_adds(o->b, raw);
 }
 
-/* "137" -> 137, "17.1" -> 17.1: posthog-js sends $browser_version as a number. */
+/*
+ * posthog-js's $browser_version is a number: the first "major[.minor]"
+ * of the version, parseFloat'ed (user-agent-utils.ts
+ * BROWSER_VERSION_REGEX_SUFFIX "(\\d+(\\.\\d+)?)").  So "137" is 137,
+ * "17.4.1" 17.4, "120.0.6099.71" 120, "17.10" 17.1.  A version that does
+ * not start with a digit is kept as the string it is.
+ */
 static void
 obj_version_number(struct obj *o, const char *k, const struct jval *v)
 {
-	size_t i, dots = 0;
+	const char *p, *e, *dot, *f;
+	char num[40];
+	size_t n = 0;
 
-	if (!is_str(v))
+	if (!is_str(v) || v->u.s[0] < '0' || v->u.s[0] > '9')
 		return obj_jv(o, k, v);
-	for (i = 0; i < v->n; i++) {
-		if (v->u.s[i] == '.')
-			dots++;
-		else if (v->u.s[i] < '0' || v->u.s[i] > '9')
-			break;
+	p = v->u.s;
+	e = p + v->n;
+	while (p < e - 1 && *p == '0' && p[1] >= '0' && p[1] <= '9')
+		p++;			/* leading zeros: parseFloat drops them */
+	for (f = p; f < e && *f >= '0' && *f <= '9'; f++)
+		;
+	if (f - p > 15)			/* beyond a double's digits */
+		return obj_jv(o, k, v);
+	memcpy(num, p, f - p);
+	n = f - p;
+	if (f < e - 1 && *f == '.' && f[1] >= '0' && f[1] <= '9') {
+		dot = f++;
+		const char *d = f;
+		while (f < e && *f >= '0' && *f <= '9' && f - d < 15)
+			f++;
+		while (f > d && f[-1] == '0')	/* 17.10 is 17.1, 120.0 120 */
+			f--;
+		if (f > d) {
+			memcpy(num + n, dot, f - dot);
+			n += f - dot;
+		}
 	}
-	if (i == v->n && dots <= 1 && v->u.s[0] != '.' &&
-	    v->u.s[v->n - 1] != '.' && !(v->n > 1 && v->u.s[0] == '0' &&
-	    v->u.s[1] != '.')) {
-		if (obj_key(o, k, strlen(k)))
-			buf_add(o->b, v->u.s, v->n);
-	} else
-		obj_jv(o, k, v);
+	if (obj_key(o, k, strlen(k)))
+		buf_add(o->b, num, n);
 }
+
+/* What an event is, beyond its name, for the property mapping. */
+enum kind {
+	K_OTHER, K_ELEMENT, K_FORM, K_LIFECYCLE, K_OPENED, K_DEEPLINK
+};
 
 struct amp {
 	const struct jval	*f[AF_NFIELDS];
 	const struct jval	*ep;	/* event_properties, an object or NULL */
 	const struct jval	*up;	/* user_properties, an object or NULL */
-	int			 web, mobile;
+	int			 web, mobile, pageview;
+	enum kind		 kind;
+	int			 from_background;
+	const struct jval	*loc;	/* [Amplitude] Page Location */
+	char			 host[320];	/* its location.host */
+	size_t			 hostlen;
+	struct sess		*sess;	/* NULL without a session */
 };
 
 /* The OS PostHog would report, from Amplitude's device fields. */
@@ -261,6 +291,210 @@ url_path(const struct jval *v, const char **p, size_t *n)
 	*p = s == q ? "/" : s;
 	*n = s == q ? 1 : (size_t)(q - s);
 	return 1;
+}
+
+/*
+ * location.host of a URL, as posthog-js's $host and $referring_domain
+ * hold it (convertToURL(...).host): "host[:port]" in lower case, without
+ * user info or the scheme's default port.  0 when there is none.
+ */
+static size_t
+url_host(const char *s, size_t n, char *dst, size_t cap)
+{
+	const char *e = s + n, *q, *h, *he, *at;
+	size_t len;
+	int https, http;
+
+	if ((q = memmem(s, n, "://", 3)) == NULL)
+		return 0;
+	https = q - s == 5 && strncasecmp(s, "https", 5) == 0;
+	http = q - s == 4 && strncasecmp(s, "http", 4) == 0;
+	h = q + 3;
+	for (he = h; he < e && *he != '/' && *he != '?' && *he != '#' &&
+	    *he != '\\'; he++)
+		;
+	for (at = he; at > h && at[-1] != '@'; at--)
+		;
+	if (at > h)
+		h = at;
+	len = he - h;
+	if (https && len > 4 && memcmp(he - 4, ":443", 4) == 0)
+		len -= 4;
+	else if (http && len > 3 && memcmp(he - 3, ":80", 3) == 0)
+		len -= 3;
+	if (len == 0 || len >= cap)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		dst[i] = h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 'a' - 'A' : h[i];
+	return len;
+}
+
+/*
+ * Sessions seen lately, by (device, Amplitude session): what the first
+ * event seen of each decided, so that every event of a session gets the
+ * same $session_id time and the same entry referrer.  A bounded table:
+ * SESS_SETS sets of SESS_WAYS, the least recently used of a full set
+ * making room, so memory does not grow with the input.  Which session is
+ * evicted depends only on the input, so the output stays deterministic.
+ */
+#define SESS_SETS	(1 << 15)
+#define SESS_WAYS	4
+#define SESS_REFMAX	4096		/* longer entry referrers: not carried */
+#define SESS_SKEW_MS	60000LL		/* session start after its event */
+#define SESS_MAX_MS	(24 * 3600 * 1000LL)	/* the SDKs' longest session */
+
+struct sess {
+	uint64_t	 h1, h2;	/* identity; 0, 0 for an empty slot */
+	uint64_t	 used;		/* clock of the last use; 0: empty */
+	uint64_t	 ms;		/* the 48-bit time of its $session_id */
+	char		*ref, *dom;	/* entry referrer and referring domain */
+	uint32_t	 reflen, domlen;
+	int		 entry;		/* 0 unknown, 1 ref/dom set, 2 too long */
+};
+
+static struct sess	*sessions;
+static uint64_t		 sess_clock;
+
+static struct sess *
+session_of(const struct jval *who, const struct jval *sid, uint64_t sid_ms,
+    int64_t ev_ms)
+{
+	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x9e3779b97f4a7c15ULL;
+	struct sess *set, *victim;
+	size_t i;
+
+	for (i = 0; who != NULL && i < who->n; i++) {
+		h1 = (h1 ^ (unsigned char)who->u.s[i]) * 0x100000001b3ULL;
+		h2 = (h2 ^ (unsigned char)who->u.s[i]) * 0xff51afd7ed558ccdULL;
+		h2 ^= h2 >> 29;
+	}
+	h1 = (h1 ^ 0x1f) * 0x100000001b3ULL;
+	h2 = (h2 ^ 0x1f) * 0xff51afd7ed558ccdULL;
+	for (i = 0; i < sid->n; i++) {
+		h1 = (h1 ^ (unsigned char)sid->u.s[i]) * 0x100000001b3ULL;
+		h2 = (h2 ^ (unsigned char)sid->u.s[i]) * 0xff51afd7ed558ccdULL;
+		h2 ^= h2 >> 29;
+	}
+	if (h1 == 0 && h2 == 0)
+		h1 = 1;
+	if (sessions == NULL)
+		sessions = xcalloc((size_t)SESS_SETS * SESS_WAYS,
+		    sizeof(*sessions));
+	set = &sessions[(h1 >> 7 & (SESS_SETS - 1)) * SESS_WAYS];
+	victim = set;
+	for (i = 0; i < SESS_WAYS; i++) {
+		if (set[i].h1 == h1 && set[i].h2 == h2 && set[i].used != 0) {
+			set[i].used = ++sess_clock;
+			return &set[i];
+		}
+		if (set[i].used < victim->used)
+			victim = &set[i];
+	}
+	free(victim->ref);
+	free(victim->dom);
+	memset(victim, 0, sizeof(*victim));
+	victim->h1 = h1;
+	victim->h2 = h2;
+	victim->used = ++sess_clock;
+	/*
+	 * A session start later than its event, or more than a day before
+	 * it, is not the time of this session (device clocks that are off):
+	 * the session's UUIDv7 then takes the time of its first event seen.
+	 */
+	if ((int64_t)sid_ms <= ev_ms + SESS_SKEW_MS &&
+	    ev_ms - (int64_t)sid_ms < SESS_MAX_MS)
+		victim->ms = sid_ms;
+	else
+		victim->ms = ev_ms > 0 ? (uint64_t)ev_ms : 0;
+	return victim;
+}
+
+static void
+sessions_free(void)
+{
+	for (size_t i = 0; sessions != NULL && i < (size_t)SESS_SETS *
+	    SESS_WAYS; i++) {
+		free(sessions[i].ref);
+		free(sessions[i].dom);
+	}
+	free(sessions);
+	sessions = NULL;
+}
+
+/*
+ * Browser names as posthog-js's detectBrowser (packages/core/src/utils/
+ * user-agent-utils.ts, PostHog/posthog-js commit 9b2a1b18db64) gives them,
+ * from Amplitude's os_name.  Amplitude's names come from ua-parser-js
+ * (@amplitude/ua-parser-js 0.7.33, which its older browser SDKs and its
+ * React Native SDK send: "Chrome" also for CriOS, "Edge" for Edg/EdgA/
+ * EdgiOS, "Firefox" also for FxiOS, "Samsung Browser", "Mobile Safari",
+ * "Facebook", "IE") and, for SDKs that leave the parsing to Amplitude's
+ * servers, ua-parser (uap-core) families ("Chrome Mobile", "Chrome Mobile
+ * iOS", "Firefox Mobile", "Edge Mobile", "Samsung Internet", "Mobile Safari
+ * UI/WKWebView").  ios: which name depends on the OS, as posthog-js reads
+ * the UA (CriOS is "Chrome iOS"; Edge on iOS has neither "Edge" nor
+ * "Edg/" in its UA and is "Mobile Safari", on Android "Chrome").
+ * Unknown names pass unchanged.
+ */
+static const char *
+browser_name(const struct jval *v, int ios, int android)
+{
+	static const struct {
+		const char *amp, *ph, *ph_ios, *ph_android;
+	} names[] = {
+		{ "Chrome", "Chrome", "Chrome iOS", NULL },
+		{ "Chrome Mobile", "Chrome", "Chrome iOS", NULL },
+		{ "Chrome Mobile iOS", "Chrome iOS", NULL, NULL },
+		{ "Chrome iOS", "Chrome iOS", NULL, NULL },
+		{ "Chrome WebView", "Chrome", NULL, NULL },
+		{ "Chrome Mobile WebView", "Chrome", NULL, NULL },
+		{ "Chrome Headless", "Chrome", NULL, NULL },
+		{ "HeadlessChrome", "Chrome", NULL, NULL },
+		{ "Chromium", "Chrome", NULL, NULL },
+		{ "Edge", "Microsoft Edge", "Mobile Safari", "Chrome" },
+		{ "Edge Mobile", "Microsoft Edge", "Mobile Safari", "Chrome" },
+		{ "Microsoft Edge", "Microsoft Edge", "Mobile Safari", "Chrome" },
+		{ "Firefox", "Firefox", "Firefox iOS", NULL },
+		{ "Firefox Mobile", "Firefox", "Firefox iOS", NULL },
+		{ "Firefox iOS", "Firefox iOS", NULL, NULL },
+		{ "Safari", "Safari", NULL, NULL },
+		{ "Mobile Safari", "Mobile Safari", NULL, NULL },
+		{ "Mobile Safari UI/WKWebView", "Mobile Safari", NULL, NULL },
+		{ "Samsung Browser", "Samsung Internet", NULL, NULL },
+		{ "Samsung Internet", "Samsung Internet", NULL, NULL },
+		{ "IE", "Internet Explorer", NULL, NULL },
+		{ "Internet Explorer", "Internet Explorer", NULL, NULL },
+		{ "IEMobile", "Internet Explorer Mobile", NULL, NULL },
+		{ "IE Mobile", "Internet Explorer Mobile", NULL, NULL },
+		{ "Opera", "Opera", NULL, NULL },
+		{ "Opera Mobile", "Opera", NULL, NULL },
+		{ "Opera Mini", "Opera Mini", NULL, NULL },
+		{ "Facebook", "Facebook Mobile", NULL, "Chrome" },
+		{ "Instagram", "Instagram", "Mobile Safari", "Chrome" },
+		{ "GSA", "GSA", "Mobile Safari", "Chrome" },
+		{ "Google", "Google", "Mobile Safari", "Chrome" },
+		{ "Yandex", "Yandex", NULL, NULL },
+		{ "Yandex Browser", "Yandex", NULL, NULL },
+		{ "UCBrowser", "UC Browser", NULL, NULL },
+		{ "UC Browser", "UC Browser", NULL, NULL },
+		{ "Android Browser", "Android Mobile", NULL, NULL },
+		{ "Silk", "Chrome", NULL, NULL },
+		{ "Amazon Silk", "Chrome", NULL, NULL },
+		{ "MIUI Browser", "Chrome", NULL, NULL },
+		{ "Electron", "Chrome", NULL, NULL },
+		{ "Coc Coc", "Chrome", NULL, NULL },
+		{ "PaleMoon", "Pale Moon", NULL, NULL },
+		{ NULL, NULL, NULL, NULL }
+	};
+
+	if (!is_str(v))
+		return NULL;
+	for (int i = 0; names[i].amp != NULL; i++)
+		if (json_is_str(v, names[i].amp))
+			return ios && names[i].ph_ios ? names[i].ph_ios :
+			    android && names[i].ph_android ?
+			    names[i].ph_android : names[i].ph;
+	return NULL;
 }
 
 static int
@@ -419,7 +653,24 @@ add_elements(struct obj *o, const struct amp *a)
 	if (!obj_key(o, "$elements", 9))
 		return;
 	buf_addc(o->b, '[');
-	if (h != NULL && h->type == J_ARR && h->n > 0) {
+	if (a->kind == K_FORM) {
+		/*
+		 * posthog-js's submit autocapture names the form; Amplitude's
+		 * Form Submitted knows its id and name (and Form Destination,
+		 * the resolved action URL, not the attribute: kept as it is).
+		 */
+		struct obj e;
+		struct keyset ks = { 0 };
+		obj_open(&e, o->b, &ks);
+		obj_cstr(&e, "tag_name", "form");
+		if ((v = json_get(a->ep, "[Amplitude] Form ID")) && is_str(v))
+			obj_jv(&e, "attr__id", v);
+		if ((v = json_get(a->ep, "[Amplitude] Form Name")) &&
+		    is_str(v))
+			obj_jv(&e, "attr__name", v);
+		buf_addc(o->b, '}');
+		keyset_free(&ks);
+	} else if (h != NULL && h->type == J_ARR && h->n > 0) {
 		for (uint32_t i = 0; i < h->n; i++) {
 			const struct jval *node = &h->u.kids[i];
 			if (node->type != J_OBJ ||
@@ -469,24 +720,106 @@ add_elements(struct obj *o, const struct amp *a)
 }
 
 static int
-consumed_by_elements(const char *k, size_t n)
+lit_in(const char *k, size_t n, const char *const *names)
 {
-	static const char *const names[] = {
-		"[Amplitude] Element Tag", "[Amplitude] Element Text",
-		"[Amplitude] Element ID", "[Amplitude] Element Class",
-		"[Amplitude] Element Href", "[Amplitude] Element Hierarchy",
-		NULL
-	};
-
 	for (int i = 0; names[i] != NULL; i++)
 		if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0)
 			return 1;
 	return 0;
 }
 
+static int
+consumed_by_elements(const char *k, size_t n, enum kind kind)
+{
+	static const char *const element[] = {
+		"[Amplitude] Element Tag", "[Amplitude] Element Text",
+		"[Amplitude] Element ID", "[Amplitude] Element Class",
+		"[Amplitude] Element Href", "[Amplitude] Element Hierarchy",
+		NULL
+	};
+	static const char *const form[] = {
+		"[Amplitude] Form ID", "[Amplitude] Form Name", NULL
+	};
+
+	return kind == K_ELEMENT ? lit_in(k, n, element) :
+	    kind == K_FORM ? lit_in(k, n, form) : 0;
+}
+
+/* "42" as 42, as posthog-ios (Int(value) ?? value) and Android send it. */
+static void
+obj_build(struct obj *o, const char *k, const struct jval *v)
+{
+	size_t i;
+
+	if (is_str(v) && v->n < 19 && (v->u.s[0] != '0' || v->n == 1)) {
+		for (i = 0; i < v->n && v->u.s[i] >= '0' && v->u.s[i] <= '9';
+		    i++)
+			;
+		if (i == v->n) {
+			if (obj_key(o, k, strlen(k)))
+				buf_add(o->b, v->u.s, v->n);
+			return;
+		}
+	}
+	obj_jv(o, k, v);
+}
+
+/*
+ * Amplitude's mobile lifecycle properties (Amplitude-Kotlin
+ * analytics-core/.../Constants.kt, commit b18926e7a69a; Amplitude-Swift
+ * Sources/Amplitude/Constants.swift, commit 17ca168cfe6b) under the names
+ * posthog-ios (PostHog/AppLifeCycle/PostHogAppLifeCycleIntegration.swift,
+ * commit 64c7dd0e09dc) and posthog-android (PostHogAppInstallIntegration.kt,
+ * PostHogLifecycleObserverIntegration.kt, commit 1042d2533d85) give them.
+ * 1 when k was one of them (and written, or left out on purpose).
+ */
+static int
+lifecycle_property(struct obj *o, const struct amp *a, const struct jval *k,
+    const struct jval *v)
+{
+	char host[320];
+	size_t hn;
+
+	if (a->kind == K_LIFECYCLE || a->kind == K_OPENED) {
+		/* posthog: version and build on a cold start only. */
+		int warm = a->kind == K_OPENED && a->from_background;
+		if (json_is_lit(k, "[Amplitude] Version")) {
+			if (!warm)
+				obj_jv(o, "version", v);
+		} else if (json_is_lit(k, "[Amplitude] Build")) {
+			if (!warm)
+				obj_build(o, "build", v);
+		} else if (json_is_lit(k, "[Amplitude] Previous Version"))
+			obj_jv(o, "previous_version", v);
+		else if (json_is_lit(k, "[Amplitude] Previous Build"))
+			obj_build(o, "previous_build", v);
+		else if (json_is_lit(k, "[Amplitude] From Background")) {
+			if (obj_key(o, "from_background", 15))
+				buf_adds(o->b, a->from_background ? "true" :
+				    "false");
+		} else
+			return 0;
+		return 1;
+	}
+	if (a->kind == K_DEEPLINK) {
+		if (json_is_lit(k, "[Amplitude] Link URL"))
+			obj_jv(o, "url", v);
+		else if (json_is_lit(k, "[Amplitude] Link Referrer")) {
+			/* posthog-ios PostHogDeepLinkHelper.swift */
+			obj_jv(o, "$referrer", v);
+			if (is_str(v) && (hn = url_host(v->u.s, v->n, host,
+			    sizeof(host))) > 0)
+				obj_str(o, "$referring_domain", host, hn);
+		} else
+			return 0;
+		return 1;
+	}
+	return 0;
+}
+
 /* Event properties, renamed where PostHog has a name for them. */
 static void
-add_event_properties(struct obj *o, const struct amp *a, int autocapture)
+add_event_properties(struct obj *o, const struct amp *a)
 {
 	const struct jval *ep = a->ep;
 
@@ -504,18 +837,35 @@ add_event_properties(struct obj *o, const struct amp *a, int autocapture)
 				json_write(o->b, v);
 			continue;
 		}
-		if (autocapture && consumed_by_elements(name, n))
+		if (consumed_by_elements(name, n, a->kind) ||
+		    lifecycle_property(o, a, k, v))
 			continue;
 		if (json_is_lit(k, "[Amplitude] Page Location")) {
 			obj_jv(o, "$current_url", v);
 			continue;
 		}
 		if (json_is_lit(k, "[Amplitude] Page URL") &&
-		    nonnull(json_get(ep, "[Amplitude] Page Location")) ==
-		    NULL) {
+		    nonnull(a->loc) == NULL) {
 			obj_jv(o, "$current_url", v);
 			continue;
 		}
+		/* Page Domain is the hostname; $host is location.host. */
+		if (json_is_lit(k, "[Amplitude] Page Domain")) {
+			if (a->hostlen > 0)
+				obj_str(o, "$host", a->host, a->hostlen);
+			else
+				obj_jv(o, "$host", v);
+			continue;
+		}
+		/* posthog-js sends title on $pageview only. */
+		if (json_is_lit(k, "[Amplitude] Page Title") && a->pageview) {
+			obj_jv(o, "title", v);
+			continue;
+		}
+		/* Web: the session's entry referrer instead (add_referrer). */
+		if (a->web && (json_is_lit(k, "referrer") ||
+		    json_is_lit(k, "referring_domain")))
+			continue;
 		for (r = prop_renames; r->amp != NULL; r++)
 			if (json_is_str(k, r->amp))
 				break;
@@ -527,8 +877,66 @@ add_event_properties(struct obj *o, const struct amp *a, int autocapture)
 		if (obj_key(o, name, n))
 			json_write(o->b, v);
 	}
+	if (a->hostlen > 0)
+		obj_str(o, "$host", a->host, a->hostlen);
 	/* PostHog's revenue analytics reads a plain "revenue" by default. */
 	obj_jv(o, "revenue", json_get(ep, "$revenue"));
+}
+
+/*
+ * $referrer and $referring_domain of a web event as posthog-js sends
+ * them: the referrer of the first page of the visit, "$direct" when it
+ * had none (event-utils.ts getReferrer/getReferringDomain; registered
+ * once per tab session, posthog-persistence.ts update_referrer_info).
+ * Amplitude's referrer is per page, so the entry one is carried forward
+ * per (device, session): the first $pageview, or first event with a
+ * referrer, of a session fixes it.
+ */
+static void
+add_referrer(struct obj *o, const struct amp *a)
+{
+	const struct jval *ref = nonnull(json_get(a->ep, "referrer"));
+	const struct jval *dom = nonnull(json_get(a->ep, "referring_domain"));
+	struct sess *ss = a->sess;
+	const char *r = "$direct", *d = "$direct";
+	size_t rn = 7, dn = 7;
+	char host[320];
+
+	if (ss != NULL && ss->entry == 1) {
+		obj_str(o, "$referrer", ss->ref, ss->reflen);
+		obj_str(o, "$referring_domain", ss->ref + ss->reflen,
+		    ss->domlen);
+		return;
+	}
+	if (is_str(ref)) {
+		r = ref->u.s;
+		rn = ref->n;
+		if ((dn = url_host(r, rn, host, sizeof(host))) > 0)
+			d = host;
+		else if (is_str(dom)) {
+			d = dom->u.s;
+			dn = dom->n;
+		} else {
+			d = "$direct";
+			dn = 7;
+		}
+	}
+	if (ss != NULL && ss->entry == 0 && (a->pageview || ref != NULL)) {
+		if (rn <= SESS_REFMAX && dn <= SESS_REFMAX) {
+			ss->ref = xmalloc(rn + dn);
+			memcpy(ss->ref, r, rn);
+			memcpy(ss->ref + rn, d, dn);
+			ss->dom = NULL;
+			ss->reflen = rn;
+			ss->domlen = dn;
+			ss->entry = 1;
+			r = ss->ref;
+			d = ss->ref + rn;
+		} else
+			ss->entry = 2;
+	}
+	obj_str(o, "$referrer", r, rn);
+	obj_str(o, "$referring_domain", d, dn);
 }
 
 /* A group's key: a string or number; for a list of keys, the first. */
@@ -586,21 +994,149 @@ add_groups(struct obj *o, const struct jval *g)
 		buf_addc(o->b, '}');
 }
 
+/*
+ * $group_set of a $groupidentify.  Amplitude exports a group's properties
+ * under its type and key: group_properties {"company": {"acme": {...}}};
+ * group_properties[type], or group_properties itself, are read when that
+ * is not there; an Amplitude "$set" operation object in it is unwrapped.
+ */
+static const struct jval *
+group_set(const struct jval *gp, const struct jval *type,
+    const struct jval *key)
+{
+	const struct jval *t, *k, *set, *inner;
+
+	if (gp == NULL || gp->type != J_OBJ)
+		return NULL;
+	tmp.len = 0;
+	buf_add(&tmp, type->u.s, type->n);
+	buf_addc(&tmp, '\0');
+	t = json_get(gp, tmp.p);
+	set = gp;
+	if (t != NULL && t->type == J_OBJ) {
+		set = t;
+		tmp.len = 0;
+		buf_add(&tmp, key->u.s, key->n);
+		buf_addc(&tmp, '\0');
+		if ((k = json_get(t, tmp.p)) != NULL && k->type == J_OBJ)
+			set = k;
+	}
+	inner = json_get(set, "$set");
+	if (inner != NULL && inner->type == J_OBJ)
+		set = inner;
+	return set;
+}
+
+/*
+ * The path of the previous page when it was a page of the same site, as
+ * posthog-js's $prev_pageview_pathname (page-view.ts: the pathname of the
+ * last $pageview of the tab, kept in memory).  Amplitude's Previous Page
+ * Type says "internal", "external" or "direct" (plugin-page-url-
+ * enrichment-browser/src/page-url-enrichment.ts, Amplitude-TypeScript
+ * commit 6deb0623b3d4); without it, the hosts are compared.
+ */
+static int
+internal_previous(const struct amp *a, const char **p, size_t *n)
+{
+	const struct jval *prev = json_get(a->ep,
+	    "[Amplitude] Previous Page Location");
+	const struct jval *type = nonnull(json_get(a->ep,
+	    "[Amplitude] Previous Page Type"));
+	char h[320];
+	size_t hn;
+
+	if (!is_str(prev))
+		return 0;
+	if (type != NULL) {
+		if (!is_str(type) || type->n != 8 ||
+		    strncasecmp(type->u.s, "internal", 8) != 0)
+			return 0;
+	} else if (a->hostlen == 0 || (hn = url_host(prev->u.s, prev->n, h,
+	    sizeof(h))) != a->hostlen || memcmp(h, a->host, hn) != 0)
+		return 0;
+	return url_path(prev, p, n);
+}
+
 static int
 is_initial(const struct jval *k)
 {
 	return k->n > 8 && memcmp(k->u.s, "initial_", 8) == 0;
 }
 
-/* $geoip_country_code: what PostHog's world map and sessions read. */
-static void
-add_country_code(struct obj *o, const struct jval *country)
-{
-	const char *code;
+/*
+ * The location PostHog's GeoIP step would have written, from Amplitude's
+ * names: nodejs/src/cdp/templates/_transformations/geoip/geoip.template.ts
+ * (PostHog/posthog, commit 16d547c51a95) writes $geoip_<key> on the event
+ * and in $set, and $initial_geoip_<key> in $set_once, for city_name,
+ * country_name, country_code, continent_*, postal_code, latitude,
+ * longitude, accuracy_radius, time_zone and subdivision_<N>_name/_code,
+ * the code being MaxMind's subdivision isoCode: the part of the ISO
+ * 3166-2 code after the country ("CA", not "US-CA").  Amplitude's region
+ * is the most precise subdivision MaxMind knows ("Hertfordshire", where
+ * MaxMind's first is "England"): when ISO places it under another, that
+ * one is subdivision 1 and the region subdivision 2.
+ */
+struct geo {
+	const struct jval	*country, *city, *region, *lat, *lng;
+	const char		*cc;		/* alpha-2, or NULL */
+	struct iso3166_sub	 sub;
+	int			 sub_ok, any;
+};
 
-	if (is_str(country) && (code = country_code(country->u.s,
-	    country->n)) != NULL)
-		obj_cstr(o, "$geoip_country_code", code);
+static const char *const geo_keys[2][9] = { {
+	"$geoip_country_name", "$geoip_country_code", "$geoip_city_name",
+	"$geoip_subdivision_1_name", "$geoip_subdivision_1_code",
+	"$geoip_subdivision_2_name", "$geoip_subdivision_2_code",
+	"$geoip_latitude", "$geoip_longitude"
+}, {
+	"$initial_geoip_country_name", "$initial_geoip_country_code",
+	"$initial_geoip_city_name", "$initial_geoip_subdivision_1_name",
+	"$initial_geoip_subdivision_1_code",
+	"$initial_geoip_subdivision_2_name",
+	"$initial_geoip_subdivision_2_code", "$initial_geoip_latitude",
+	"$initial_geoip_longitude"
+} };
+
+static void
+geo_read(struct geo *g, const struct amp *a)
+{
+	memset(g, 0, sizeof(*g));
+	g->country = nonnull(a->f[AF_COUNTRY]);
+	g->city = nonnull(a->f[AF_CITY]);
+	g->region = nonnull(a->f[AF_REGION]);
+	g->lat = nonnull(a->f[AF_LOCATION_LAT]);
+	g->lng = nonnull(a->f[AF_LOCATION_LNG]);
+	g->any = g->country || g->city || g->region || g->lat || g->lng;
+	if (is_str(g->country))
+		g->cc = country_code(g->country->u.s, g->country->n);
+	if (g->cc != NULL && is_str(g->region))
+		g->sub_ok = iso3166_subdivision(g->cc, g->region->u.s,
+		    g->region->n, &g->sub);
+}
+
+/* The location under the names of set (0: $geoip_*, 1: $initial_geoip_*). */
+static void
+add_geo(struct obj *o, const struct geo *g, int set)
+{
+	const char *const *k = geo_keys[set];
+
+	obj_jv(o, k[0], g->country);
+	if (g->cc != NULL)
+		obj_cstr(o, k[1], g->cc);
+	obj_jv(o, k[2], g->city);
+	if (g->sub_ok && g->sub.parent != NULL) {
+		if (g->sub.parent_name != NULL)
+			obj_cstr(o, k[3], g->sub.parent_name);
+		obj_cstr(o, k[4], g->sub.parent);
+		obj_jv(o, k[5], g->region);
+		obj_cstr(o, k[6], g->sub.code);
+	} else {
+		obj_jv(o, k[3], g->region);
+		if (g->sub_ok)
+			obj_cstr(o, k[4], g->sub.code);
+	}
+	obj_jv(o, k[7], g->lat);
+	obj_jv(o, k[8], g->lng);
 }
 
 /*
@@ -686,44 +1222,112 @@ set_once_props(struct obj *s, const struct jval *up)
 	}
 }
 
+/*
+ * An object property that is left out when it would be empty: open with
+ * opt_open, close with opt_close, which takes the key back when nothing
+ * was written in it (posthog-js sends no empty $set or $set_once).
+ */
+struct optobj {
+	size_t	mark;
+	int	first;
+};
+
+static int
+opt_open(struct obj *o, const char *k, struct optobj *oo, struct obj *s,
+    struct keyset *ks)
+{
+	oo->mark = o->b->len;
+	oo->first = o->first;
+	if (!obj_key(o, k, strlen(k)))
+		return 0;
+	obj_open(s, o->b, ks);
+	return 1;
+}
+
+static void
+opt_close(struct obj *o, const struct optobj *oo, const struct obj *s)
+{
+	if (s->first) {
+		o->b->len = oo->mark;	/* the key stays taken: no one else */
+		o->first = oo->first;	/* writes it */
+	} else
+		buf_addc(o->b, '}');
+}
+
+/*
+ * Amplitude's $unset (an object of names, or a list) as PostHog's: a list
+ * of names, which ingestion removes from the person (computeEventProperty-
+ * Updates in nodejs/src/worker/ingestion/persons/person-update.ts,
+ * PostHog/posthog commit 1843a1601cb3: an array, or an object's keys).
+ */
+static void
+add_unset(struct obj *o, const struct jval *up)
+{
+	const struct jval *u = json_get(up, "$unset");
+	int n = 0;
+
+	if (u == NULL || (u->type != J_OBJ && u->type != J_ARR) || u->n == 0)
+		return;
+	size_t mark = o->b->len;
+	int first = o->first;
+	if (!obj_key(o, "$unset", 6))
+		return;
+	buf_addc(o->b, '[');
+	for (uint32_t i = 0; i < u->n; i++) {
+		const struct jval *k = u->type == J_OBJ ? JKEY(u, i) :
+		    &u->u.kids[i];
+		if (k->type != J_STR)
+			continue;
+		if (n++)
+			buf_addc(o->b, ',');
+		json_write(o->b, k);
+	}
+	if (n == 0) {
+		o->b->len = mark;
+		o->first = first;
+	} else
+		buf_addc(o->b, ']');
+}
+
 /* Person properties: $set (latest values) and $set_once ($initial_*). */
 static void
 add_person(struct obj *o, const struct amp *a, const char *os,
-    const char *devtype)
+    const char *devtype, const char *browser, const struct geo *g)
 {
 	struct obj s;
+	struct optobj oo;
 
 	/* An event property of the same name was kept instead. */
-	if (!obj_key(o, "$set", 4))
-		goto set_once;
-	obj_open(&s, o->b, &skeys);
-	if (a->up != NULL)
-		set_props(&s, a->up);
-	if (os != NULL)
-		obj_cstr(&s, "$os", os);
-	if (a->mobile)
-		obj_jv(&s, "$os_version", a->f[AF_OS_VERSION]);
-	if (a->web) {
-		obj_jv(&s, "$browser", a->f[AF_OS_NAME]);
-		obj_version_number(&s, "$browser_version",
-		    nonnull(a->f[AF_OS_VERSION]));
+	if (opt_open(o, "$set", &oo, &s, &skeys)) {
+		if (a->up != NULL)
+			set_props(&s, a->up);
+		if (os != NULL)
+			obj_cstr(&s, "$os", os);
+		if (a->mobile)
+			obj_jv(&s, "$os_version", a->f[AF_OS_VERSION]);
+		if (a->web) {
+			if (browser != NULL)
+				obj_cstr(&s, "$browser", browser);
+			else
+				obj_jv(&s, "$browser", a->f[AF_OS_NAME]);
+			obj_version_number(&s, "$browser_version",
+			    nonnull(a->f[AF_OS_VERSION]));
+		}
+		if (devtype != NULL)
+			obj_cstr(&s, "$device_type", devtype);
+		if (a->mobile)
+			obj_jv(&s, "$app_version", a->f[AF_VERSION_NAME]);
+		add_geo(&s, g, 0);
+		opt_close(o, &oo, &s);
 	}
-	if (devtype != NULL)
-		obj_cstr(&s, "$device_type", devtype);
-	if (a->mobile)
-		obj_jv(&s, "$app_version", a->f[AF_VERSION_NAME]);
-	obj_jv(&s, "$geoip_country_name", a->f[AF_COUNTRY]);
-	add_country_code(&s, a->f[AF_COUNTRY]);
-	obj_jv(&s, "$geoip_city_name", a->f[AF_CITY]);
-	obj_jv(&s, "$geoip_subdivision_1_name", a->f[AF_REGION]);
-	buf_addc(o->b, '}');
-set_once:
-	if (!obj_key(o, "$set_once", 9))
-		return;
-	obj_open(&s, o->b, &skeys);
+	if (opt_open(o, "$set_once", &oo, &s, &skeys)) {
+		if (a->up != NULL)
+			set_once_props(&s, a->up);
+		add_geo(&s, g, 1);
+		opt_close(o, &oo, &s);
+	}
 	if (a->up != NULL)
-		set_once_props(&s, a->up);
-	buf_addc(o->b, '}');
+		add_unset(o, a->up);
 }
 
 /*
@@ -733,14 +1337,34 @@ set_once:
 static int
 convert(const struct jval *root, const char **why)
 {
+	static const struct {
+		const char	*amp, *ph;
+		enum kind	 kind;
+	} renamed[] = {
+		/* Amplitude autocapture as posthog-js and the mobile SDKs. */
+		{ "[Amplitude] Form Submitted", "$autocapture", K_FORM },
+		{ "[Amplitude] Application Installed", "Application Installed",
+		    K_LIFECYCLE },
+		{ "[Amplitude] Application Updated", "Application Updated",
+		    K_LIFECYCLE },
+		{ "[Amplitude] Application Opened", "Application Opened",
+		    K_OPENED },
+		{ "[Amplitude] Application Backgrounded",
+		    "Application Backgrounded", K_LIFECYCLE },
+		{ "[Amplitude] Deep Link Opened", "Deep Link Opened",
+		    K_DEEPLINK },
+		{ NULL, NULL, K_OTHER }
+	};
 	struct amp a;
 	struct amp_event e;
 	struct amp_name m;
+	struct geo g;
 	int r;
-	const struct jval *v, *gtype = NULL, *gkey = NULL;
-	const char *did, *os, *devtype;
+	const struct jval *v, *et, *sidv, *gtype = NULL, *gkey = NULL;
+	const char *did, *os, *devtype, *browser = NULL;
 	size_t didlen;
-	char uuid[UUID_STRLEN + 1], ts[TS_STRLEN + 1];
+	uint64_t sid_ms;
+	char uuid[UUID_STRLEN + 1], ts[TS_STRLEN + 1], sid[UUID_STRLEN + 1];
 	struct obj o;
 
 	if ((r = amp_event_read(&rules, root, &e, why)) != AMP_EVENT)
@@ -750,36 +1374,83 @@ convert(const struct jval *root, const char **why)
 	a.ep = e.row.ep;
 	a.up = e.row.up;
 	m = e.name;
+	et = a.f[AF_EVENT_TYPE];
 	ts_format(e.us, ts);
 	did = e.did;
 	didlen = e.didlen;
 	memcpy(uuid, e.uuid, sizeof(uuid));
 
+	if (m.autocapture)
+		a.kind = K_ELEMENT;
+	else if (m.event == et->u.s && et->u.s[0] == '[') {
+		/* Not renamed (by --rename either): ours. */
+		for (int i = 0; renamed[i].amp != NULL; i++)
+			if (json_is_str(et, renamed[i].amp)) {
+				m.event = renamed[i].ph;
+				m.event_len = strlen(m.event);
+				a.kind = renamed[i].kind;
+				if (a.kind == K_FORM) {
+					m.autocapture = 1;
+					m.event_type = "submit";
+				}
+				break;
+			}
+	}
+	if (a.kind == K_OPENED) {
+		v = json_get(a.ep, "[Amplitude] From Background");
+		a.from_background = v != NULL && (v->type == J_TRUE ||
+		    json_is_lit(v, "true"));
+	}
+	a.pageview = m.pageview;
+
 	a.web = json_is_lit(a.f[AF_PLATFORM], "Web");
+	/* A mobile os_name counts without a platform (not on web rows). */
+	v = a.f[AF_OS_NAME];
 	a.mobile = json_is_lit(a.f[AF_PLATFORM], "iOS") ||
-	    json_is_lit(a.f[AF_PLATFORM], "Android") ||
-	    json_is_lit(a.f[AF_OS_NAME], "ios") || json_is_lit(a.f[AF_OS_NAME], "android");
+	    json_is_lit(a.f[AF_PLATFORM], "Android") || (!a.web &&
+	    (json_is_lit(v, "ios") || json_is_lit(v, "iOS") ||
+	    json_is_lit(v, "ipados") || json_is_lit(v, "iPadOS") ||
+	    json_is_lit(v, "android") || json_is_lit(v, "Android")));
 	if (!a.web && !a.mobile && a.ep != NULL &&
 	    json_get(a.ep, "[Amplitude] Page URL") != NULL)
 		a.web = 1;
 	os_fields(&a, &os, &devtype);
+	if (a.web)
+		browser = browser_name(a.f[AF_OS_NAME], os != NULL &&
+		    strcmp(os, "iOS") == 0, os != NULL &&
+		    strcmp(os, "Android") == 0);
+	if ((a.loc = nonnull(json_get(a.ep, "[Amplitude] Page Location"))) !=
+	    NULL && is_str(a.loc))
+		a.hostlen = url_host(a.loc->u.s, a.loc->n, a.host,
+		    sizeof(a.host));
+
+	/* The session of (device, session_id), and its $session_id time. */
+	sidv = a.f[AF_SESSION_ID];
+	if (sidv != NULL && sidv->type == J_NUM && sidv->u.s[0] != '-' &&
+	    strtoll(sidv->u.s, NULL, 10) > 0) {
+		const struct jval *d = nonnull(a.f[AF_DEVICE_ID]);
+		if (d == NULL)
+			d = nonnull(a.f[AF_USER_ID]);
+		if (d == NULL)
+			d = nonnull(a.f[AF_AMPLITUDE_ID]);
+		if (d != NULL && d->type != J_STR && d->type != J_NUM)
+			d = NULL;
+		sid_ms = strtoull(sidv->u.s, NULL, 10);
+		a.sess = session_of(d, sidv, sid_ms, e.us / 1000);
+		tmp.len = 0;
+		buf_adds(&tmp, "amplitude-session\x1f");
+		if (d != NULL)
+			buf_add(&tmp, d->u.s, d->n);
+		buf_addc(&tmp, '\x1f');
+		buf_add(&tmp, sidv->u.s, sidv->n);
+		uuid_v7_at(a.sess->ms, tmp.p, tmp.len, sid);
+	}
 
 	buf_add(&out, "{\"event\":", 9);
 	jsonw_str(&out, m.event, m.event_len);
+	/* $groupidentify too: posthog-js sends it as the current user. */
 	buf_add(&out, ",\"distinct_id\":", 15);
-	if (m.group_event) {
-		tmp.len = 0;
-		if (first_group(a.f[AF_GROUPS], &gtype, &gkey)) {
-			/* posthog-js: "$<type>_<key>" */
-			buf_addc(&tmp, '$');
-			buf_add(&tmp, gtype->u.s, gtype->n);
-			buf_addc(&tmp, '_');
-			buf_add(&tmp, gkey->u.s, gkey->n);
-			jsonw_str(&out, tmp.p, tmp.len);
-		} else
-			jsonw_str(&out, did, didlen);
-	} else
-		jsonw_str(&out, did, didlen);
+	jsonw_str(&out, did, didlen);
 	buf_add(&out, ",\"timestamp\":\"", 14);
 	buf_add(&out, ts, TS_STRLEN);
 	buf_add(&out, "\",\"uuid\":\"", 10);
@@ -787,44 +1458,34 @@ convert(const struct jval *root, const char **why)
 	buf_add(&out, "\",\"properties\":", 15);
 
 	obj_open(&o, &out, &pkeys);
-	if (m.group_event && gtype != NULL) {
+	if (m.group_event && first_group(a.f[AF_GROUPS], &gtype, &gkey)) {
 		obj_jv(&o, "$group_type", gtype);
 		obj_key(&o, "$group_key", 10);
-		jsonw_str(o.b, gkey->u.s, gkey->n);
-		const struct jval *gp = a.f[AF_GROUP_PROPERTIES], *set = NULL;
-		if (gp != NULL && gp->type == J_OBJ) {
-			tmp.len = 0;
-			buf_add(&tmp, gtype->u.s, gtype->n);
-			buf_addc(&tmp, '\0');
-			set = json_get(gp, tmp.p);
-			if (set == NULL || set->type != J_OBJ)
-				set = gp;
-			/* Amplitude's groupIdentify form: {"$set": {...}} */
-			const struct jval *inner = json_get(set, "$set");
-			if (inner != NULL && inner->type == J_OBJ)
-				set = inner;
-		}
-		obj_jv(&o, "$group_set", set);
+		if (gkey->type == J_NUM)
+			jsonw_str(o.b, gkey->u.s, gkey->n);
+		else
+			json_write(o.b, gkey);
+		obj_jv(&o, "$group_set", group_set(a.f[AF_GROUP_PROPERTIES],
+		    gtype, gkey));
 	}
-	add_event_properties(&o, &a, m.autocapture);
+	add_event_properties(&o, &a);
 	if (m.autocapture) {
 		obj_cstr(&o, "$event_type", m.event_type);
 		add_elements(&o, &a);
-		if ((v = json_get(a.ep, "[Amplitude] Element Text")) &&
-		    is_str(v))
+		if (a.kind == K_ELEMENT && (v = json_get(a.ep,
+		    "[Amplitude] Element Text")) && is_str(v))
 			obj_jv(&o, "$el_text", v);
 	}
 	if (a.web && a.ep != NULL) {
 		const char *p;
 		size_t n;
-		const struct jval *loc = json_get(a.ep,
-		    "[Amplitude] Page Location");
-		if (url_path(json_get(a.ep,
-		    "[Amplitude] Previous Page Location"), &p, &n))
+		add_referrer(&o, &a);
+		if (a.pageview && internal_previous(&a, &p, &n))
 			obj_str(&o, "$prev_pageview_pathname", p, n);
-		add_campaign(&o, loc ? loc : json_get(a.ep,
+		add_campaign(&o, a.loc ? a.loc : json_get(a.ep,
 		    "[Amplitude] Page URL"));
-	}
+	} else if (a.web)
+		add_referrer(&o, &a);
 
 	if (os != NULL)
 		obj_cstr(&o, "$os", os);
@@ -842,18 +1503,17 @@ convert(const struct jval *root, const char **why)
 		obj_jv(&o, "$network_carrier", v ? v : a.f[AF_DEVICE_CARRIER]);
 	}
 	if (a.web) {
-		obj_jv(&o, "$browser", a.f[AF_OS_NAME]);
+		if (browser != NULL)
+			obj_cstr(&o, "$browser", browser);
+		else
+			obj_jv(&o, "$browser", a.f[AF_OS_NAME]);
 		obj_version_number(&o, "$browser_version",
 		    nonnull(a.f[AF_OS_VERSION]));
 	}
 	if (devtype != NULL)
 		obj_cstr(&o, "$device_type", devtype);
-	obj_jv(&o, "$geoip_country_name", a.f[AF_COUNTRY]);
-	add_country_code(&o, a.f[AF_COUNTRY]);
-	obj_jv(&o, "$geoip_city_name", a.f[AF_CITY]);
-	obj_jv(&o, "$geoip_subdivision_1_name", a.f[AF_REGION]);
-	obj_jv(&o, "$geoip_latitude", a.f[AF_LOCATION_LAT]);
-	obj_jv(&o, "$geoip_longitude", a.f[AF_LOCATION_LNG]);
+	geo_read(&g, &a);
+	add_geo(&o, &g, 0);
 	obj_jv(&o, "$ip", a.f[AF_IP_ADDRESS]);
 	obj_raw(&o, "$geoip_disable", "true");
 	obj_cstr(&o, "$lib", LIB_NAME);
@@ -861,26 +1521,9 @@ convert(const struct jval *root, const char **why)
 	obj_jv(&o, "$amplitude_library", a.f[AF_LIBRARY]);
 	obj_jv(&o, "$device_id", a.f[AF_DEVICE_ID]);
 
-	v = a.f[AF_SESSION_ID];
-	if (v != NULL && v->type == J_NUM && v->u.s[0] != '-' &&
-	    strtoll(v->u.s, NULL, 10) > 0) {
-		char sid[UUID_STRLEN + 1];
-		const struct jval *d = nonnull(a.f[AF_DEVICE_ID]);
-		tmp.len = 0;
-		buf_adds(&tmp, "amplitude-session\x1f");
-		if (d == NULL)
-			d = nonnull(a.f[AF_USER_ID]);
-		if (d == NULL)
-			d = nonnull(a.f[AF_AMPLITUDE_ID]);
-		if (d != NULL && (d->type == J_STR || d->type == J_NUM))
-			buf_add(&tmp, d->u.s, d->n);
-		buf_addc(&tmp, '\x1f');
-		buf_add(&tmp, v->u.s, v->n);
-		uuid_v7_at(strtoull(v->u.s, NULL, 10), tmp.p, tmp.len, sid);
+	if (a.sess != NULL)
 		obj_str(&o, "$session_id", sid, UUID_STRLEN);
-	}
-	if (!m.group_event)
-		add_groups(&o, a.f[AF_GROUPS]);
+	add_groups(&o, a.f[AF_GROUPS]);
 	obj_jv(&o, "$amplitude_user_id", a.f[AF_USER_ID]);
 	obj_jv(&o, "$amplitude_device_id", a.f[AF_DEVICE_ID]);
 	obj_jv(&o, "$amplitude_id", a.f[AF_AMPLITUDE_ID]);
@@ -888,7 +1531,7 @@ convert(const struct jval *root, const char **why)
 	obj_jv(&o, "$amplitude_session_id", a.f[AF_SESSION_ID]);
 	obj_jv(&o, "$insert_id", a.f[AF_INSERT_ID]);
 	if (!m.group_event)
-		add_person(&o, &a, os, devtype);
+		add_person(&o, &a, os, devtype, browser, &g);
 	buf_add(&out, "}}\n", 3);
 	return 1;
 }
@@ -1128,6 +1771,7 @@ main(int argc, char *argv[])
 	buf_free(&tmp);
 	keyset_free(&pkeys);
 	keyset_free(&skeys);
+	sessions_free();
 	if (rejects_close(&rej) == -1)
 		failed = 1;
 	if (outfile_close(stdout, "stdout") == -1 || failed)

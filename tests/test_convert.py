@@ -205,9 +205,8 @@ def test_real_line_exact_bytes():
             "$amplitude_id": 538001826014,
             "$amplitude_event_id": 744142725,
             "$amplitude_session_id": -1,
-            "$insert_id": "c969a556-e61b-4293-8a10-38ae67aa21fb",
-            "$set": {},
-            "$set_once": {}}}
+            "$insert_id": "c969a556-e61b-4293-8a10-38ae67aa21fb"}}
+    # no empty $set or $set_once: posthog-js sends none
     assert p.stdout == js(want).encode() + b"\n"
     assert errs(p) == ["amp-convert: 1 lines, 1 events written, 0 dropped "
                        "by rule, 0 rejected"]
@@ -226,24 +225,26 @@ def test_real_session_start_dropped_and_kept():
     out = p.stdout.split(b"\n")
     assert out[0] + b"\n" == conv([], data).stdout
     dev = "4289c8b4-7afe-49ed-8814-51c5fc77c693"
-    snapshot = {"$os": "Mac OS X", "$browser": "Chrome",
-                "$browser_version": 137, "$device_type": "Desktop",
-                "$geoip_country_name": "United Kingdom",
-                "$geoip_country_code": "GB",
-                "$geoip_city_name": "Hemel Hempstead",
-                "$geoip_subdivision_1_name": "Hertfordshire"}
+    # Amplitude's region is MaxMind's most precise subdivision: ISO 3166-2
+    # puts GB-HRT under GB-ENG, MaxMind's (and PostHog's) subdivision 1
+    geo = [("$geoip_country_name", "United Kingdom"),
+           ("$geoip_country_code", "GB"),
+           ("$geoip_city_name", "Hemel Hempstead"),
+           ("$geoip_subdivision_1_name", "England"),
+           ("$geoip_subdivision_1_code", "ENG"),
+           ("$geoip_subdivision_2_name", "Hertfordshire"),
+           ("$geoip_subdivision_2_code", "HRT")]
+    snapshot = [("$os", "Mac OS X"), ("$browser", "Chrome"),
+                ("$browser_version", 137), ("$device_type", "Desktop")]
     want = {
         "event": "session_start",
         "distinct_id": "user@example.com",
         "timestamp": "2025-07-17T10:36:28.583000Z",
         "uuid": "3e702190-9dcb-483a-94d8-58e93ce161de",
         "properties": dict(
-            [(k, snapshot[k]) for k in ("$os", "$browser",
-                                        "$browser_version", "$device_type")]
-            + [(k, snapshot[k]) for k in ("$geoip_country_name",
-                                          "$geoip_country_code",
-                                          "$geoip_city_name",
-                                          "$geoip_subdivision_1_name")]
+            # a web event with no referrer: posthog-js's "$direct"
+            [("$referrer", "$direct"), ("$referring_domain", "$direct")]
+            + snapshot + geo
             + [("$ip", "192.0.2.1"), ("$geoip_disable", True),
                ("$lib", "amp2ph"), ("$lib_version", version()),
                ("$amplitude_library", "amplitude-ts/2.16.1"),
@@ -257,8 +258,10 @@ def test_real_session_start_dropped_and_kept():
                ("$insert_id", "ea31ba7b-f543-4b9b-9aec-90fbaa96a355"),
                ("$set", dict([("referrer", "https://www.google.com/"),
                               ("referring_domain", "www.google.com")] +
-                             list(snapshot.items()))),
-               ("$set_once", {})])}
+                             snapshot + geo)),
+               # as PostHog's GeoIP step sets them
+               ("$set_once", dict(("$initial_" + k[1:], v)
+                                  for k, v in geo))])}
     assert out[1] == js(want).encode()
     assert is_v7_at(want["properties"]["$session_id"], 1752748588583)
 
@@ -282,6 +285,16 @@ def ts_of(row):
     raise AssertionError(row)
 
 
+def ms_of(ts):
+    """Milliseconds since the epoch of an RFC 3339 UTC timestamp."""
+    import datetime
+    d = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+    return int(d.timestamp() * 1000) if d.microsecond % 1000 == 0 else \
+        (int(d.replace(microsecond=0).timestamp()) * 1000 +
+         d.microsecond // 1000)
+
+
 @pytest.mark.parametrize("seed", [3, 11])
 def test_sample_every_line_converted(tmp_path, seed):
     raw = sample_lines(2000, seed)
@@ -298,6 +311,16 @@ def test_sample_every_line_converted(tmp_path, seed):
     assert rejected == 0 and read(rej) == b""
     kept = [r for r in rows if r["event_type"] != "session_start"]
     assert len(kept) == len(out)
+    # a session's $session_id time: its session_id, unless the first event
+    # seen of it is earlier than that or a day later (then its time)
+    sessions = {}
+    for row in kept:
+        if row.get("session_id", -1) > 0:
+            ev = ms_of(ts_of(row))
+            sessions.setdefault(
+                (row.get("device_id"), row["session_id"]),
+                row["session_id"] if row["session_id"] <= ev + 60000 and
+                ev - row["session_id"] < 86400000 else ev)
     uuids = set()
     for row, e in zip(kept, out):
         assert list(e) == ["event", "distinct_id", "timestamp", "uuid",
@@ -308,11 +331,13 @@ def test_sample_every_line_converted(tmp_path, seed):
         assert TS_RE.match(e["timestamp"]) and e["timestamp"] == ts_of(row)
         assert isinstance(e["distinct_id"], str) and e["distinct_id"]
         pr = e["properties"]
-        if e["event"] != "$groupidentify":
-            assert isinstance(pr["$set"], dict)
-            assert isinstance(pr["$set_once"], dict)
+        for k in ("$set", "$set_once"):
+            # never empty, never on $groupidentify
+            assert k not in pr or (isinstance(pr[k], dict) and pr[k] and
+                                   e["event"] != "$groupidentify")
         if row.get("session_id", -1) > 0:
-            assert is_v7_at(pr["$session_id"], row["session_id"])
+            assert is_v7_at(pr["$session_id"], sessions[
+                (row.get("device_id"), row["session_id"])])
         else:
             assert "$session_id" not in pr
         assert pr["$lib"] == "amp2ph" and pr["$geoip_disable"] is True
@@ -648,12 +673,36 @@ def test_prev_pageview_pathname():
     for prev, _ in cases:
         ep = dict(PAGE)
         ep["[Amplitude] Previous Page Location"] = prev
+        ep["[Amplitude] Previous Page Type"] = "internal"
         rows.append(line(event_type="[Amplitude] Page Viewed",
                          platform="Web", event_properties=ep))
     for (prev, want), e in zip(cases, events(rows)):
         pr = e["properties"]
         assert pr["$prev_pageview_pathname"] == want
         assert pr["[Amplitude] Previous Page Location"] == prev
+
+
+def test_prev_pageview_pathname_only_internal_and_on_pageviews():
+    """posthog-js: the previous $pageview of the tab, on $pageview and
+    $pageleave only; Amplitude's Previous Page Type says where it was."""
+    def pv(ptype, prev="https://shop.example.com:8443/a", **kw):
+        ep = dict(PAGE)
+        ep["[Amplitude] Previous Page Location"] = prev
+        if ptype is not DROP:
+            ep["[Amplitude] Previous Page Type"] = ptype
+        return line(platform="Web", event_properties=ep, **kw)
+    rows = [pv("internal", event_type="[Amplitude] Page Viewed"),
+            pv("external", event_type="[Amplitude] Page Viewed"),
+            pv("direct", "", event_type="[Amplitude] Page Viewed"),
+            pv("internal", event_type="Search"),
+            pv("internal", event_type="[Amplitude] Element Clicked"),
+            # no type (older SDKs): the same host is internal
+            pv(DROP, event_type="[Amplitude] Page Viewed"),
+            pv(DROP, "https://other.example/x",
+               event_type="[Amplitude] Page Viewed")]
+    got = [e["properties"].get("$prev_pageview_pathname")
+           for e in events(rows)]
+    assert got == ["/a", None, None, None, None, "/a", None]
 
 
 def test_campaign_params_percent_decoded():
@@ -817,8 +866,10 @@ def test_web_desktop_browser():
 
 
 def test_browser_version_number_when_numeric():
-    cases = [("137", 137), ("17.4", 17.4), ("0", 0), ("17.4.1", "17.4.1"),
-             ("07", "07"), ("1.", "1."), ("beta", "beta")]
+    # posthog-js: parseFloat of the first "major[.minor]"
+    cases = [("137", 137), ("17.4", 17.4), ("0", 0), ("17.4.1", 17.4),
+             ("07", 7), ("1.", 1), ("beta", "beta"), ("120.0.6099.71", 120),
+             ("17.10", 17.1), ("16.0", 16), ("2.05b", 2.05)]
     p = conv(["-q"], nd([line(platform="Web", os_name="Safari",
                               os_version=v) for v, _ in cases]))
     outs = p.stdout.splitlines()
@@ -827,7 +878,7 @@ def test_browser_version_number_when_numeric():
         assert got == want and type(got) is type(want), ver
         assert e["properties"]["$set"]["$browser_version"] == want
         if not isinstance(want, str):
-            assert b'"$browser_version":' + ver.encode() + b"," in raw
+            assert b'"$browser_version":' + js(want).encode() + b"," in raw
 
 
 def test_web_os_and_device_type():
@@ -915,13 +966,17 @@ def test_nulls_give_no_keys():
               "$os", "$browser", "$session_id", "$groups",
               "$amplitude_device_id"):
         assert k not in pr, k
-    assert pr["$set"] == {} and pr["$set_once"] == {}
+    # nothing to set: no "$set":{} or "$set_once":{}
+    assert "$set" not in pr and "$set_once" not in pr
 
 
 # ------------------------------------------------------------- $session_id
 
+EV_MS = 1704085567123      # BASE's event_time in ms
+
+
 def test_session_id_uuid_v7():
-    sid = 1704107705814
+    sid = EV_MS - 600000
     a, b, c, d, e = [x["properties"]["$session_id"] for x in events([
         line(device_id="D1", session_id=sid, event_id=1),
         line(device_id="D1", session_id=sid, event_id=2,
@@ -934,6 +989,35 @@ def test_session_id_uuid_v7():
     assert a == b == session_uuid("D1", sid)
     assert c != a and d != a
     assert e == session_uuid("u9", sid)
+
+
+def test_session_id_time_far_from_the_event():
+    """A session_id later than its event, or more than a day before it,
+    is no session start (a device clock off by 20 days): the session's
+    UUIDv7 takes the time of the first event seen of it, the same for
+    all its events, and keeps its own name-based bits."""
+    bad = EV_MS + 20 * 86400000
+    old = EV_MS - 2 * 86400000
+    rows = [line(device_id="D1", session_id=bad, event_id=1),
+            line(device_id="D1", session_id=bad, event_id=2,
+                 event_time="2024-01-01 05:36:07.123"),
+            line(device_id="D2", session_id=bad, event_id=3,
+                 event_time="2024-01-01 06:00:00.000"),
+            line(device_id="D1", session_id=old, event_id=4),
+            # within the bounds: the session_id is the time
+            line(device_id="D1", session_id=EV_MS + 60000, event_id=5),
+            line(device_id="D1", session_id=EV_MS - 86400000 + 1,
+                 event_id=6)]
+    a, b, c, d, e, f = [x["properties"]["$session_id"]
+                        for x in events(rows)]
+    assert a == b and is_v7_at(a, EV_MS)
+    assert a[14:] == session_uuid("D1", bad)[14:]
+    assert is_v7_at(c, 1704088800000) and c != a
+    assert is_v7_at(d, EV_MS) and d != a
+    assert e == session_uuid("D1", EV_MS + 60000)
+    assert f == session_uuid("D1", EV_MS - 86400000 + 1)
+    # the same input, the same ids
+    assert events(rows) == events(rows)
 
 
 def test_no_session_id():
@@ -966,17 +1050,33 @@ def test_groupidentify():
     e = one(event_type="$groupidentify", groups={"org": 12},
             group_properties={"org": {"name": "X", "seats": 9}},
             user_properties={"plan": "pro"})
-    assert (e["event"], e["distinct_id"]) == ("$groupidentify", "$org_12")
+    # posthog-js sends it as the current user, with $groups registered
+    assert (e["event"], e["distinct_id"]) == ("$groupidentify", "u1")
     pr = e["properties"]
     assert (pr["$group_type"], pr["$group_key"], pr["$group_set"]) == \
         ("org", "12", {"name": "X", "seats": 9})
-    assert "$groups" not in pr
+    assert pr["$groups"] == {"org": "12"}
     # the group's properties, not the user's
     assert "$set" not in pr and "$set_once" not in pr
     e = one(event_type="$groupidentify", groups={"company": ["acme-1"]},
-            group_properties={"plan": "enterprise"})
-    assert e["distinct_id"] == "$company_acme-1"
+            group_properties={"plan": "enterprise"}, user_id=None,
+            device_id="dev-7")
+    assert e["distinct_id"] == "dev-7"
     assert e["properties"]["$group_set"] == {"plan": "enterprise"}
+
+
+def test_groupidentify_exported_shape():
+    """Exports hold a group's properties under type, then key."""
+    gp = {"company": {"acme": {"plan": "pro", "seats": 9},
+                      "other": {"plan": "free"}},
+          "team": {"t1": {"x": 1}}}
+    pr = props(event_type="$groupidentify", groups={"company": "acme"},
+               group_properties=gp)
+    assert pr["$group_set"] == {"plan": "pro", "seats": 9}
+    pr = props(event_type="$groupidentify", groups={"company": "acme"},
+               group_properties={"company": {"acme": {
+                   "$set": {"plan": "pro"}}}})
+    assert pr["$group_set"] == {"plan": "pro"}
 
 
 def test_groupidentify_set_operation():
@@ -1068,7 +1168,8 @@ def test_person_properties():
                           "$browser_version": 120, "$device_type": "Desktop",
                           "$geoip_country_name": "DE"}
     assert pr["$set_once"] == {"$initial_utm_source": "google",
-                               "$initial_fbclid": "fb1"}
+                               "$initial_fbclid": "fb1",
+                               "$initial_geoip_country_name": "DE"}
     assert b'"n":9007199254740993,' in p.stdout
     # user properties are not event properties
     assert "plan" not in pr
@@ -1106,7 +1207,7 @@ def test_big_integers_and_decimals_exact():
     out = p.stdout
     assert b'"distinct_id":"9007199254740993"' in out
     assert b'"$amplitude_id":9007199254740993,' in out
-    assert b'"$amplitude_event_id":18446744073709551617,' in out
+    assert b'"$amplitude_event_id":18446744073709551617' in out
     assert (b'"a":123456789012345678901234567890,"b":1.000000000000000000001,'
             b'"c":-0.0,"d":1E400,"e":[1e-5],') in out
 
@@ -1601,3 +1702,292 @@ def test_man_page_documents_every_option_and_mapping():
                 "$session_id", "$set_once", "$initial_", "input_base64",
                 "$geoip_disable", "$browser_version", "EMPTY"):
         assert key in src, key
+
+
+# ------------------------------------------------- posthog-js web fidelity
+
+def web(event_type="[Amplitude] Page Viewed", sid=EV_MS - 1000, dev="D1",
+        t="2024-01-01 05:06:07.123", **ep):
+    e = {"[Amplitude] Page Location": "https://shop.example.com/p"}
+    e.update(ep)
+    return line(event_type=event_type, platform="Web", device_id=dev,
+                session_id=sid, event_time=t, event_properties=e)
+
+
+def test_referrer_direct_when_none():
+    """posthog-js: "$direct" when there is no referrer (event-utils.ts
+    getReferrer/getReferringDomain); only on web events."""
+    pr = props(event_type="[Amplitude] Page Viewed", platform="Web",
+               event_properties={"[Amplitude] Page Location": "https://a/"})
+    assert (pr["$referrer"], pr["$referring_domain"]) == ("$direct",
+                                                          "$direct")
+    assert "$referrer" not in props(platform="iOS")
+    assert "$referrer" not in props()
+
+
+def test_referrer_is_the_session_entry_one():
+    """posthog-js registers the referrer once per tab session: later pages
+    keep the landing page's referrer, not their own document.referrer."""
+    rows = [web(referrer="https://www.google.com/search?q=x",
+                referring_domain="www.google.com"),
+            web(referrer="https://shop.example.com/p",
+                referring_domain="shop.example.com"),
+            web("Search"),
+            # another session of the device: its own entry, here direct
+            web(sid=EV_MS - 500),
+            web("Search", sid=EV_MS - 500,
+                referrer="https://news.example/"),
+            # another device, same session number
+            web("Search", dev="D2", referrer="https://Bing.com:443/"),
+            # no session: its own
+            web(sid=-1, referrer="http://x.example:8080/a")]
+    got = [(e["properties"]["$referrer"],
+            e["properties"]["$referring_domain"]) for e in events(rows)]
+    g = ("https://www.google.com/search?q=x", "www.google.com")
+    assert got == [g, g, g, ("$direct", "$direct"), ("$direct", "$direct"),
+                   ("https://Bing.com:443/", "bing.com"),
+                   ("http://x.example:8080/a", "x.example:8080")]
+    for e in events(rows):
+        assert "referrer" not in e["properties"]
+
+
+def test_host_is_location_host():
+    """$host = location.host: with the port, from Page Location, lower
+    case, without user info or the default port."""
+    cases = [("https://Shop.Example.com:8443/p?x", "shop.example.com:8443"),
+             ("https://shop.example.com:443/p", "shop.example.com"),
+             ("http://u:pw@shop.example.com:80/", "shop.example.com"),
+             ("http://shop.example.com:8080", "shop.example.com:8080")]
+    for loc, want in cases:
+        pr = props(platform="Web", event_properties={
+            "[Amplitude] Page Domain": "shop.example.com",
+            "[Amplitude] Page Location": loc})
+        assert pr["$host"] == want, loc
+        assert "[Amplitude] Page Domain" not in pr
+    # without a location, the domain
+    pr = props(platform="Web", event_properties={
+        "[Amplitude] Page Domain": "shop.example.com",
+        "[Amplitude] Page URL": "https://shop.example.com/p"})
+    assert pr["$host"] == "shop.example.com"
+
+
+def test_title_only_on_pageview():
+    ep = {"[Amplitude] Page Title": "Home",
+          "[Amplitude] Page Location": "https://a.example/"}
+    pv = props(event_type="[Amplitude] Page Viewed", platform="Web",
+               event_properties=ep)
+    assert pv["title"] == "Home" and "[Amplitude] Page Title" not in pv
+    for et in ("Search", "[Amplitude] Element Clicked"):
+        pr = props(event_type=et, platform="Web", event_properties=ep)
+        assert "title" not in pr
+        assert pr["[Amplitude] Page Title"] == "Home"
+
+
+BROWSERS = [
+    # (os_name, device_family, $browser) - posthog-js user-agent-utils.ts
+    ("Chrome", "Mac OS X", "Chrome"),
+    ("Chrome", "iOS", "Chrome iOS"),            # ua-parser-js: CriOS
+    ("Chrome Mobile", "Android", "Chrome"),
+    ("Chrome Mobile iOS", "iPhone", "Chrome iOS"),
+    ("Chrome Mobile WebView", "Android", "Chrome"),
+    ("Edge", "Windows", "Microsoft Edge"),
+    ("Edge", "iOS", "Mobile Safari"),          # EdgiOS: no Edg/ in the UA
+    ("Edge", "Android", "Chrome"),              # EdgA
+    ("Firefox", "Linux", "Firefox"),
+    ("Firefox", "iPhone", "Firefox iOS"),       # FxiOS
+    ("Firefox iOS", "iPhone", "Firefox iOS"),
+    ("Firefox Mobile", "Android", "Firefox"),
+    ("Mobile Safari", "iPhone", "Mobile Safari"),
+    ("Mobile Safari UI/WKWebView", "iPhone", "Mobile Safari"),
+    ("Safari", "Mac OS X", "Safari"),
+    ("Samsung Browser", "Android", "Samsung Internet"),
+    ("Samsung Internet", "Android", "Samsung Internet"),
+    ("IE", "Windows", "Internet Explorer"),
+    ("Opera", "Windows", "Opera"),
+    ("Facebook", "iPhone", "Facebook Mobile"),
+    ("Facebook", "Android", "Chrome"),
+    ("Yandex", "Windows", "Yandex"),
+    ("UCBrowser", "Android", "UC Browser"),
+    ("Android Browser", "Android", "Android Mobile"),
+    ("Some New Browser", "Windows", "Some New Browser"),
+]
+
+
+def test_browser_names_as_posthog_js():
+    rows = [line(platform="Web", os_name=n, os_version="120.1",
+                 device_family=fam) for n, fam, _ in BROWSERS]
+    for (n, fam, want), e in zip(BROWSERS, events(rows)):
+        pr = e["properties"]
+        assert pr["$browser"] == want, (n, fam)
+        assert pr["$set"]["$browser"] == want
+        assert pr["$browser_version"] == 120.1
+
+
+def test_ios_os_name_without_platform_keeps_os_version():
+    pr = props(os_name="iOS", os_version="17.4.1", platform=None,
+               device_model="iPhone15,2")
+    assert (pr["$os"], pr["$os_name"], pr["$os_version"]) == \
+        ("iOS", "iOS", "17.4.1")
+    assert pr["$set"]["$os_version"] == "17.4.1"
+    pr = props(os_name="Android", os_version="14", platform=None)
+    assert (pr["$os"], pr["$os_version"]) == ("Android", "14")
+
+
+# ---------------------------------------------------- geo like PostHog's
+
+def test_subdivision_codes_from_iso_codes():
+    """$geoip_subdivision_1_code is MaxMind's isoCode, the part after the
+    country ("CA"), from iso-codes' ISO 3166-2 names; a region ISO puts
+    under another becomes subdivision 2."""
+    cases = [("United States", "California", ("California", "CA"), None),
+             ("Germany", "Bayern", ("Bayern", "BY"), None),
+             ("France", "Ile de France", ("Ile de France", "IDF"), None),
+             ("Spain", "Madrid", ("Madrid", "MD"), None),
+             ("United Kingdom", "Hertfordshire", ("England", "ENG"),
+              ("Hertfordshire", "HRT")),
+             ("United States", "Atlantis", ("Atlantis", None), None)]
+    rows = [line(country=c, region=r) for c, r, _, _ in cases]
+    for (c, r, s1, s2), e in zip(cases, events(rows)):
+        pr = e["properties"]
+        assert (pr["$geoip_subdivision_1_name"],
+                pr.get("$geoip_subdivision_1_code")) == s1, r
+        got2 = (pr["$geoip_subdivision_2_name"],
+                pr["$geoip_subdivision_2_code"]) if s2 else None
+        assert got2 == s2 and (s2 or "$geoip_subdivision_2_name" not in pr)
+        for k, v in pr.items():
+            if k.startswith("$geoip_") and k != "$geoip_disable":
+                assert pr["$set"][k] == v
+                assert pr["$set_once"]["$initial_" + k[1:]] == v
+
+
+def test_initial_geoip_in_set_once():
+    """PostHog's GeoIP transformation (geoip.template.ts) sets
+    $initial_geoip_<key> in $set_once for each location key."""
+    pr = props(country="Australia", city="Sydney", region="New South Wales",
+               location_lat=-33.8688, location_lng=151.2093)
+    assert pr["$set_once"] == {
+        "$initial_geoip_country_name": "Australia",
+        "$initial_geoip_country_code": "AU",
+        "$initial_geoip_city_name": "Sydney",
+        "$initial_geoip_subdivision_1_name": "New South Wales",
+        "$initial_geoip_subdivision_1_code": "NSW",
+        "$initial_geoip_latitude": -33.8688,
+        "$initial_geoip_longitude": 151.2093}
+    assert pr["$set"]["$geoip_latitude"] == -33.8688
+
+
+def test_iso_codes_missing_one_warning(tmp_path):
+    rows = [line(country="United States", region="California",
+                 event_id=i) for i in range(3)]
+    p = run([P, "-q"], input=nd(rows),
+            env={"AMP2PH_ISO_CODES": str(tmp_path / "none")})
+    assert p.returncode == 0
+    w = errs(p)
+    assert len(w) == 1 and "iso_3166-1.json" in w[0] and \
+        "iso-codes" in w[0], w
+    evs = parse(p.stdout)
+    assert len(evs) == 3
+    for e in evs:
+        pr = e["properties"]
+        # the built-in country table still knows the name
+        assert pr["$geoip_country_code"] == "US"
+        assert pr["$geoip_subdivision_1_name"] == "California"
+        assert "$geoip_subdivision_1_code" not in pr
+
+
+# ----------------------------------------------------- person operations
+
+def test_unset_becomes_posthog_unset():
+    """PostHog ingestion reads properties.$unset, a list of names (or an
+    object's keys: person-update.ts computeEventPropertyUpdates)."""
+    e = one(event_type="$identify", user_properties={
+        "$set": {"plan": "pro"},
+        "$unset": {"utm_source": "-", "utm_medium": "-"}})
+    pr = e["properties"]
+    assert pr["$unset"] == ["utm_source", "utm_medium"]
+    assert pr["$set"]["plan"] == "pro" and "$unset" not in pr["$set"]
+    pr = props(event_type="$identify",
+               user_properties={"$unset": ["a", 5, "b"]})
+    assert pr["$unset"] == ["a", "b"]
+    for up in ({"$unset": {}}, {"$unset": [1]}, {"$clearAll": "-"}):
+        assert "$unset" not in props(event_type="$identify",
+                                     user_properties=up)
+
+
+# ----------------------------------------------------- mobile lifecycle
+
+def test_mobile_lifecycle_events_as_posthog_sdks():
+    """posthog-ios PostHogAppLifeCycleIntegration.swift and posthog-android
+    PostHogAppInstallIntegration.kt / PostHogLifecycleObserverIntegration.kt
+    names and properties, from Amplitude-Swift/-Kotlin's."""
+    rows = [
+        line(platform="iOS", event_type="[Amplitude] Application Installed",
+             event_properties={"[Amplitude] Version": "1.2.0",
+                               "[Amplitude] Build": "42"}),
+        line(platform="Android",
+             event_type="[Amplitude] Application Updated",
+             event_properties={"[Amplitude] Version": "1.3.0",
+                               "[Amplitude] Build": "43",
+                               "[Amplitude] Previous Version": "1.2.0",
+                               "[Amplitude] Previous Build": "42"}),
+        line(platform="iOS", event_type="[Amplitude] Application Opened",
+             event_properties={"[Amplitude] From Background": False,
+                               "[Amplitude] Version": "1.3.0",
+                               "[Amplitude] Build": "1.3.0.7"}),
+        line(platform="iOS", event_type="[Amplitude] Application Opened",
+             event_properties={"[Amplitude] From Background": True,
+                               "[Amplitude] Version": "1.3.0",
+                               "[Amplitude] Build": "43"}),
+        line(platform="iOS",
+             event_type="[Amplitude] Application Backgrounded"),
+        line(platform="Android", event_type="[Amplitude] Deep Link Opened",
+             event_properties={"[Amplitude] Link URL": "app://x/y?a=1",
+                               "[Amplitude] Link Referrer":
+                                   "https://ref.example/p"}),
+    ]
+    evs = events(rows)
+    names = [e["event"] for e in evs]
+    assert names == ["Application Installed", "Application Updated",
+                     "Application Opened", "Application Opened",
+                     "Application Backgrounded", "Deep Link Opened"]
+    pick = lambda pr, ks: {k: pr[k] for k in ks if k in pr}
+    life = ("version", "build", "previous_version", "previous_build",
+            "from_background", "url", "$referrer", "$referring_domain")
+    got = [pick(e["properties"], life) for e in evs]
+    assert got == [
+        {"version": "1.2.0", "build": 42},
+        {"version": "1.3.0", "build": 43, "previous_version": "1.2.0",
+         "previous_build": 42},
+        {"from_background": False, "version": "1.3.0", "build": "1.3.0.7"},
+        {"from_background": True},
+        {},
+        {"url": "app://x/y?a=1", "$referrer": "https://ref.example/p",
+         "$referring_domain": "ref.example"}]
+    for e in evs:
+        assert not any(k.startswith("[Amplitude] ") for k in e["properties"])
+    # --rename still wins
+    e = one("--rename", "[Amplitude] Application Opened=Opened",
+            platform="iOS", event_type="[Amplitude] Application Opened")
+    assert e["event"] == "Opened"
+
+
+# ----------------------------------------------------------- form submit
+
+def test_form_submitted_is_autocapture_submit():
+    """posthog-js autocaptures a form submit as $autocapture with
+    $event_type "submit", the form as the target element."""
+    e = one(event_type="[Amplitude] Form Submitted", platform="Web",
+            event_properties={
+                "[Amplitude] Form ID": "signup",
+                "[Amplitude] Form Name": "signup-form",
+                "[Amplitude] Form Destination": "https://a.example/join",
+                "[Amplitude] Page Location": "https://a.example/"})
+    assert e["event"] == "$autocapture"
+    pr = e["properties"]
+    assert pr["$event_type"] == "submit"
+    assert pr["$elements"] == [{"tag_name": "form", "attr__id": "signup",
+                                "attr__name": "signup-form"}]
+    assert pr["[Amplitude] Form Destination"] == "https://a.example/join"
+    assert "[Amplitude] Form ID" not in pr and "$el_text" not in pr
+    pr = props(event_type="[Amplitude] Form Submitted", platform="Web")
+    assert pr["$elements"] == [{"tag_name": "form"}]
