@@ -116,17 +116,17 @@ static double		 started, last_progress, xfer_now;
 static int		 tty, drawn;
 static unsigned char	*vbuf;
 
-static void
-usage(void)
+static void __attribute__((noreturn))
+usage(FILE *fp, int status)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: amp-export [-np] --start when --end when -o dir "
 	    "[--window duration]\n"
 	    "                  [--region us|eu | --host url] "
 	    "[--key-file file] [--retry-for duration]\n"
 	    "                  [--timeout duration] [--allow-recent] "
 	    "[--insecure]\n");
-	exit(EXIT_USAGE);
+	exit(status);
 }
 
 /* warnx(3), but first clear a progress line drawn on the terminal. */
@@ -1099,20 +1099,21 @@ main(int argc, char *argv[])
 			cli_version("amp-export");
 			return 0;
 		case 'h':
+			usage(stdout, 0);
 		default:
-			usage();
+			usage(stderr, EXIT_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc > 0) {
 		warnx("unexpected argument: %s", argv[0]);
-		usage();
+		usage(stderr, EXIT_USAGE);
 	}
 	if (opt.start < 0 || opt.end < 0 || opt.dir == NULL) {
 		warnx("%s is required", opt.start < 0 ? "--start" :
 		    opt.end < 0 ? "--end" : "-o dir");
-		usage();
+		usage(stderr, EXIT_USAGE);
 	}
 	if (opt.start > opt.end)
 		errx(EXIT_USAGE, "--start is after --end");

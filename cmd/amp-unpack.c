@@ -44,13 +44,13 @@ static int	 dataerr, runerr;
 static char	*lbuf;
 static size_t	 lcap;
 
-static void
-usage(void)
+static void __attribute__((noreturn))
+usage(FILE *fp, int status)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: amp-unpack [-lp] [--strict] [--since hour] [--until hour] "
 	    "[file | dir | -] ...\n");
-	exit(EXIT_USAGE);
+	exit(status);
 }
 
 static void
@@ -514,8 +514,9 @@ main(int argc, char *argv[])
 			cli_version("amp-unpack");
 			return 0;
 		case 'h':
+			usage(stdout, 0);
 		default:
-			usage();
+			usage(stderr, EXIT_USAGE);
 		}
 	}
 	argc -= optind;

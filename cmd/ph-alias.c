@@ -82,14 +82,14 @@ static FILE		*spool;
 static int		 nl_owed;	/* last line written had no newline */
 static struct cached	*cache;
 
-static void
-usage(void)
+static void __attribute__((noreturn))
+usage(FILE *fp, int status)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: ph-alias [-q] [-j journal] [--mode identify | alias]\n"
 	    "                [--shared-device first | all | none] "
 	    "[file ...]\n");
-	exit(EXIT_USAGE);
+	exit(status);
 }
 
 static int
@@ -99,7 +99,7 @@ choice(const char *opt, const char *arg, const char *const *names)
 		if (strcmp(arg, names[i]) == 0)
 			return i;
 	warnx("--%s: unknown value: %s", opt, arg);
-	usage();
+	usage(stderr, EXIT_USAGE);
 	return -1;
 }
 
@@ -532,8 +532,9 @@ main(int argc, char *argv[])
 			cli_version("ph-alias");
 			return 0;
 		case 'h':
+			usage(stdout, 0);
 		default:
-			usage();
+			usage(stderr, EXIT_USAGE);
 		}
 	}
 	argc -= optind;

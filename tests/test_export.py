@@ -607,7 +607,6 @@ def test_trailing_slash_and_nested_dir(tmp_path, export_factory, src):
     ["--start", DAY1, "--end", DAY1, "-o", "d", "--timeout", "0"],
     ["--start", DAY1, "--end", DAY1, "-o", "d", "extra"],
     ["--start", DAY1, "--end", DAY1, "-o", "d", "--bogus"],
-    ["-h"],
 ])
 def test_usage_errors(tmp_path, args):
     p = subprocess.run([prog(P)] + args, stdout=subprocess.PIPE,
@@ -621,8 +620,9 @@ def test_usage_errors(tmp_path, args):
 
 
 def test_usage_matches_man_page():
-    p = subprocess.run([prog(P), "-h"], stderr=subprocess.PIPE)
-    usage = p.stderr.decode()
+    p = subprocess.run([prog(P), "-h"], stdout=subprocess.PIPE)
+    assert p.returncode == 0
+    usage = p.stdout.decode()
     for opt in ("--start", "--end", "--window", "--region", "--host",
                 "--key-file", "--retry-for", "--timeout", "--allow-recent",
                 "--insecure", "-o dir", "-np"):
