@@ -621,6 +621,76 @@ def test_receipts_totals(tmp_path):
     assert r["complete"] is True and p.returncode == 0
 
 
+def test_receipts_contract(tmp_path):
+    """A receipt is what common/receipt says ph-batch writes: an outcome
+    it does not know, or a field of the wrong type, makes the line
+    unreadable (named on stderr), never a request counted as "other"."""
+    good = {"status": 200, "outcome": "delivered", "events": 3,
+            "bytes": 10, "attempts": 1, "ms": 5,
+            "first_uuid": "0b7e1a3c-5d2f-4a8b-9c6d-1e2f3a4b5c6d",
+            "last_uuid": None}
+    recs = [good,
+            dict(good, outcome="gave-up", status=0, error="timeout"),
+            dict(good, outcome="exploded"),
+            dict(good, events="3"),
+            dict(good, first_uuid="not-a-uuid"),
+            {k: v for k, v in good.items() if k != "ms"}]
+    f = tmp_path / "receipts.ndjson"
+    f.write_text("".join(js(r) + "\n" for r in recs))
+    j = make_journal(tmp_path / "j")
+    p, r = report_json(["-j", j, "--receipts", f], input=b"")
+    rc = r["receipts"]
+    assert rc["requests"] == 2 and rc["unreadable"] == 4
+    assert rc["outcomes"] == {"delivered": 1, "gave-up": 1}
+    assert rc["events_delivered"] == 3
+    assert b'unknown outcome "exploded"' in p.stderr
+    assert p.stderr.count(b"not a receipt") == 4
+
+
+def test_rejects_line_without_reason(export, tmp_path):
+    """A rejects line with no reason is named with what is wrong, and
+    counted as unreadable; the good lines around it still count."""
+    src = export["files"][:1]
+    evs, _, _ = convert(src)
+    all_ = [e["uuid"] for e in evs]
+    j = make_journal(tmp_path / "most.journal", all_[1:])
+    rej = tmp_path / "b.rejects"
+    rej.write_text(js({"file": "<stdin>", "line": 1}) + "\n" +
+                   js({"file": "<stdin>", "line": 1, "reason": "too big",
+                       "status": 413, "input": js(evs[0])}) + "\n")
+    p, r = report_json(["-j", j, "--rejects", rej] + src)
+    assert b'b.rejects:1: not a line of a rejects file: no "reason"' \
+        in p.stderr
+    assert r["totals"]["rejects_unreadable"] == 1
+    assert r["totals"]["rejected"] == 1 and r["totals"]["pending"] == 0
+
+
+def test_runs_from_snapshot(tmp_path):
+    """The runs table is read through common/journal, as stored: the
+    latest runs, their text fields as written, NULL as empty."""
+    j = make_journal(tmp_path / "j")
+    db = sqlite3.connect(str(j))
+    db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT, "
+               "updated TEXT, host TEXT, status TEXT, read INTEGER, "
+               "delivered INTEGER, skipped INTEGER, rejected INTEGER, "
+               "undelivered INTEGER, requests INTEGER, retries INTEGER, "
+               "bytes INTEGER)")
+    db.executemany("INSERT INTO runs (started, updated, host, status, read, "
+                   "delivered, requests) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   [("2024-01-0%dT00:00:00.000000Z" % (i % 9 + 1),
+                     "2024-01-0%dT00:10:00.000000Z" % (i % 9 + 1),
+                     None if i == 249 else "https://h%d" % i, "done", i,
+                     i, 1) for i in range(250)])
+    db.commit()
+    db.close()
+    p, r = report_json(["-j", j], input=b"")
+    runs = r["runs"]
+    assert len(runs) == 200
+    assert runs[0]["read"] == 50 and runs[-1]["read"] == 249
+    assert runs[0]["host"] == "https://h50" and runs[-1]["host"] == ""
+    assert runs[0]["status"] == "done" and runs[0]["requests"] == 1
+
+
 def test_real_pipeline(tmp_path, capture):
     """amp-convert | ph-alias | ph-batch into the stand-in, with a retry
     and one event type refused: ph-report agrees with the stand-in."""
