@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, check_sanitizers, prog, run
+from conftest import ROOT, check_sanitizers, run
 
 SDK = os.path.join(ROOT, "tests", "sdk")
 FIXTURE = os.path.join(SDK, "fixture")

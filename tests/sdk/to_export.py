@@ -27,7 +27,9 @@ MEASURED (copied from what the SDK or its request carried)
                             $identify, $groupidentify)
     user_properties      <- on $identify rows: the identify operations as sent
                             ($set, $setOnce, $add, $unset, ...), which is what
-                            an export holds for an $identify row
+                            an export is taken to hold for an $identify row
+                            (an assumption amp-convert's man page shares: the
+                            reference examples hold no exported $identify row)
     group_properties     <- on $groupidentify rows: the operations as sent
     event_time, client_event_time
                          <- time (ms since the epoch), as "YYYY-MM-DD
