@@ -31,14 +31,19 @@ cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 int
 cli_duration(const char *s, double *seconds)
 {
-	char *end;
+	char *end, *num_end;
 	double v;
+	int dots = 0;
 
-	if (!isdigit((unsigned char)*s) && *s != '.')
+	/* Decimal only: strtod would also take "0x10", "1e3" and "inf". */
+	for (end = (char *)s; isdigit((unsigned char)*end) || *end == '.';
+	    end++)
+		dots += *end == '.';
+	if (end == s || dots > 1)
 		return -1;
 	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || v < 0)
+	v = strtod(s, &num_end);
+	if (errno != 0 || v < 0 || num_end != end)
 		return -1;
 	switch (*end) {
 	case '\0':
@@ -57,6 +62,12 @@ cli_duration(const char *s, double *seconds)
 		return -1;
 	}
 	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	/*
+	 * At most 100 years: callers turn durations into milliseconds in a
+	 * long, where an infinite or vast value is undefined behaviour.
+	 */
+	if (!(v <= 100 * 365.25 * 86400))
 		return -1;
 	*seconds = v;
 	return 0;
