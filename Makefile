@@ -7,6 +7,7 @@
 #   make demo             the main job end to end on sample data
 #   make bench            scripts/bench
 #   make fuzz             run each libFuzzer target (FUZZ_SECONDS=60)
+#   make sdk-parity       re-record the real SDKs in Chromium, then compare
 #   make install          PREFIX=/usr/local DESTDIR=
 
 VERSION	= 0.1.0
@@ -87,6 +88,14 @@ bench: deps
 	$(MAKE) all
 	scripts/bench
 
+# Re-record one browser session of the real Amplitude SDK and posthog-js
+# (tests/sdk/README), then print the parity table of amp-convert against
+# it.  make check runs the comparison on the committed recording only.
+sdk-parity: all
+	scripts/install-deps sdk
+	cd tests/sdk && npm ci --no-audit --no-fund && ./record.sh && \
+	    AMP2PH_BUILD=$(BUILD) python3 parity.py
+
 # libFuzzer targets (clang): FUZZ_SECONDS each; crashes are kept.
 FUZZ_SECONDS = 60
 fuzz:
@@ -112,4 +121,4 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all deps check demo bench fuzz lint install uninstall clean
+.PHONY: all deps check demo bench fuzz lint install uninstall clean sdk-parity
