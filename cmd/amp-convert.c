@@ -509,6 +509,59 @@ hexdig(int c)
 	return -1;
 }
 
+/* s..e percent-decoded into b (emptied first), '+' as a space. */
+static void
+pct_decode(struct buf *b, const char *s, const char *e)
+{
+	b->len = 0;
+	for (const char *c = s; c < e; c++) {
+		int h, l;
+		if (*c == '+')
+			buf_addc(b, ' ');
+		else if (*c == '%' && e - c > 2 && (h = hexdig(c[1])) >= 0 &&
+		    (l = hexdig(c[2])) >= 0) {
+			buf_addc(b, h << 4 | l);
+			c += 2;
+		} else
+			buf_addc(b, *c);
+	}
+}
+
+/*
+ * posthog-android's Deep Link Opened also has every query parameter of
+ * the link with a value as its own property (PostHogActivityLifecycle-
+ * CallbackIntegration.kt: Uri.getQueryParameter, decoded); url and the
+ * referrer win over parameters of the same name.
+ */
+static void
+add_link_params(struct obj *o, const struct jval *url)
+{
+	const char *s, *e, *q;
+	struct buf name = { 0 };
+
+	if (!is_str(url) || (q = memchr(url->u.s, '?', url->n)) == NULL)
+		return;
+	e = url->u.s + url->n;
+	const char *hash = memchr(q, '#', e - q);
+	if (hash != NULL)
+		e = hash;
+	for (s = q + 1; s < e;) {
+		const char *amp = memchr(s, '&', e - s), *end = amp ? amp : e;
+		const char *eq = memchr(s, '=', end - s);
+		if (eq != NULL && eq > s && eq + 1 < end) {
+			pct_decode(&name, s, eq);
+			pct_decode(&tmp, eq + 1, end);
+			if (name.len > 0 && tmp.len > 0 &&
+			    utf8_valid(name.p, name.len) &&
+			    utf8_valid(tmp.p, tmp.len) &&
+			    obj_key(o, name.p, name.len))
+				jsonw_str(o->b, tmp.p, tmp.len);
+		}
+		s = end + 1;
+	}
+	buf_free(&name);
+}
+
 /* Campaign parameters of the page URL, as posthog-js registers them. */
 static void
 add_campaign(struct obj *o, const struct jval *url)
@@ -530,19 +583,7 @@ add_campaign(struct obj *o, const struct jval *url)
 			if (strlen(campaign_keys[i]) != klen ||
 			    memcmp(campaign_keys[i], s, klen) != 0 || eq == NULL)
 				continue;
-			tmp.len = 0;
-			for (const char *c = eq + 1; c < end; c++) {
-				int h, l;
-				if (*c == '+')
-					buf_addc(&tmp, ' ');
-				else if (*c == '%' && end - c > 2 &&
-				    (h = hexdig(c[1])) >= 0 &&
-				    (l = hexdig(c[2])) >= 0) {
-					buf_addc(&tmp, h << 4 | l);
-					c += 2;
-				} else
-					buf_addc(&tmp, *c);
-			}
+			pct_decode(&tmp, eq + 1, end);
 			/* Percent-decoding may produce bad UTF-8: keep raw. */
 			if (utf8_valid(tmp.p, tmp.len))
 				obj_str(o, campaign_keys[i], tmp.p, tmp.len);
@@ -773,6 +814,9 @@ obj_build(struct obj *o, const char *k, const struct jval *v)
  * PostHogLifecycleObserverIntegration.kt, commit 1042d2533d85) give them.
  * 1 when k was one of them (and written, or left out on purpose).
  */
+static const struct jval link_ref_key = { J_STR, 25,
+    { "[Amplitude] Link Referrer" } };
+
 static int
 lifecycle_property(struct obj *o, const struct amp *a, const struct jval *k,
     const struct jval *v)
@@ -802,9 +846,17 @@ lifecycle_property(struct obj *o, const struct amp *a, const struct jval *k,
 		return 1;
 	}
 	if (a->kind == K_DEEPLINK) {
-		if (json_is_lit(k, "[Amplitude] Link URL"))
+		if (json_is_lit(k, "[Amplitude] Link URL")) {
 			obj_jv(o, "url", v);
-		else if (json_is_lit(k, "[Amplitude] Link Referrer")) {
+			if (json_is_lit(a->f[AF_PLATFORM], "Android")) {
+				const struct jval *lr = json_get(a->ep,
+				    "[Amplitude] Link Referrer");
+				if (is_str(lr))
+					lifecycle_property(o, a, &link_ref_key,
+					    lr);
+				add_link_params(o, v);
+			}
+		} else if (json_is_lit(k, "[Amplitude] Link Referrer")) {
 			/* posthog-ios PostHogDeepLinkHelper.swift */
 			obj_jv(o, "$referrer", v);
 			if (is_str(v) && (hn = url_host(v->u.s, v->n, host,

@@ -1965,6 +1965,19 @@ def test_mobile_lifecycle_events_as_posthog_sdks():
          "$referring_domain": "ref.example"}]
     for e in evs:
         assert not any(k.startswith("[Amplitude] ") for k in e["properties"])
+    # posthog-android: each query parameter with a value, decoded
+    pr = props(platform="Android", event_type="[Amplitude] Deep Link Opened",
+               event_properties={
+                   "[Amplitude] Link URL":
+                       "app://x/y?promo=spring%20sale&url=z&e=&q=a+b#f",
+                   "[Amplitude] Link Referrer": "android-app://com.g"})
+    assert {k: pr.get(k) for k in ("url", "promo", "q", "e", "$referrer")} \
+        == {"url": "app://x/y?promo=spring%20sale&url=z&e=&q=a+b#f",
+            "promo": "spring sale", "q": "a b", "e": None,
+            "$referrer": "android-app://com.g"}
+    assert "promo" not in props(
+        platform="iOS", event_type="[Amplitude] Deep Link Opened",
+        event_properties={"[Amplitude] Link URL": "app://x/y?promo=1"})
     # --rename still wins
     e = one("--rename", "[Amplitude] Application Opened=Opened",
             platform="iOS", event_type="[Amplitude] Application Opened")
