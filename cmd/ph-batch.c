@@ -111,7 +111,6 @@ static CURLM		*multi;
 static int		 inflight, fatal, input_done;
 static double		 tokens, last_refill, started;
 static double		 last_progress;
-static struct buf	 scratch;
 
 static void __attribute__((noreturn))
 usage(FILE *fp, int status)
@@ -210,12 +209,8 @@ token_fp(char *out, size_t len)
 static void
 say_reject(const struct ev *e, const char *why)
 {
-	if (c.rejected <= WARN_LIMIT)
-		warnx("%s:%llu: rejected: %s", e->file,
-		    (unsigned long long)e->line, why);
-	else if (c.rejected == WARN_LIMIT + 1)
-		warnx("further rejects are not named here%s%s",
-		    rej.path ? "; see " : "", rej.path ? rej.path : "");
+	rejects_warn(&rej, WARN_LIMIT, "rejects", e->file, e->line,
+	    "rejected: %s", why);
 }
 
 static void
@@ -447,7 +442,7 @@ receipt(const struct unit *u, long status, const char *outcome,
 {
 	struct receipt r = { .status = status, .events = u->n,
 	    .bytes = bytes, .attempts = u->attempts,
-	    .ms = (int64_t)(ms + 0.5), .error = error };
+	    .ms = (int64_t)(ms + 0.5), .at = ts_now_us(), .error = error };
 	int o = receipt_outcome(outcome, strlen(outcome));
 
 	if (o == -1)
@@ -1160,11 +1155,19 @@ main(int argc, char *argv[])
 	stop_on_signals();
 	started = last_refill = monotime();
 	tokens = batch_limit();
+	if (jdb != NULL && !opt.dry_run && journal_lock_sender(jdb,
+	    opt.journal_path, err, sizeof(err)) == -1)
+		errx(EXIT_RUNTIME, "journal %s", err);
 	if (!opt.dry_run)
 		preflight();
 	if (jdb != NULL && !opt.dry_run) {
-		char fp[32], host[1024];
+		char fp[32], host[1024], was[8];
 
+		/* A deleted journal must not turn into a silent full re-send. */
+		if (journal_meta_get(jdb, "host", was, sizeof(was)) == 0 &&
+		    journal_count(jdb) == 0)
+			warnx("%s: new journal: every event will be sent",
+			    opt.journal_path);
 		token_fp(fp, sizeof(fp));
 		snprintf(host, sizeof(host), "%.*s", (int)(strlen(opt.url) -
 		    strlen("/batch/")), opt.url);
@@ -1225,7 +1228,6 @@ main(int argc, char *argv[])
 	journal_close(jdb);
 	json_parser_free(parser);
 	uuidset_free(&pending);
-	buf_free(&scratch);
 	if (token != NULL) {
 		explicit_bzero(token, strlen(token));
 		free(token);

@@ -1,8 +1,13 @@
 /* journal: delivered-uuid table and run log in SQLite. */
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include "journal.h"
@@ -15,6 +20,7 @@ struct journal {
 	int64_t		 run;
 	int		 snapshot;	/* in one read transaction */
 	uint64_t	 count;		/* the snapshot's delivered rows */
+	int		 lockfd;	/* the sender's lock file, or -1 */
 	char		 err[256];
 };
 
@@ -62,6 +68,7 @@ open_db(const char *path, int flags, char *err, size_t errlen)
 	struct journal *j = xcalloc(1, sizeof(*j));
 
 	j->run = -1;
+	j->lockfd = -1;
 	if (sqlite3_open_v2(path, &j->db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, j->db ?
 		    sqlite3_errmsg(j->db) : "cannot open");
@@ -205,6 +212,8 @@ journal_close(struct journal *j)
 	sqlite3_finalize(j->forget);
 	if (j->snapshot)
 		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
+	if (j->lockfd != -1)
+		close(j->lockfd);	/* releases the flock */
 	sqlite3_close(j->db);
 	free(j);
 }
@@ -375,6 +384,55 @@ journal_bind(struct journal *j, const char *host, const char *project,
 		snprintf(err, errlen, "%s", j->err);
 		return -1;
 	}
+	return 0;
+}
+
+int
+journal_lock_sender(struct journal *j, const char *path, char *err,
+    size_t errlen)
+{
+	char lp[4096], who[512], host[256] = "?", now[TS_STRLEN + 1];
+	ssize_t n;
+	int fd;
+
+	/*
+	 * A file of its own beside the database: SQLite's locks on the
+	 * database are POSIX record locks, which any close(2) of the file in
+	 * this process would drop; flock(2) on another file is independent
+	 * of them, and the kernel drops it when the holder dies, however.
+	 */
+	snprintf(lp, sizeof(lp), "%s-sender", path);
+	if ((fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) == -1) {
+		snprintf(err, errlen, "%s: %s", lp, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		int e = errno;
+
+		n = pread(fd, who, sizeof(who) - 1, 0);
+		who[n > 0 ? n : 0] = '\0';
+		who[strcspn(who, "\n")] = '\0';
+		close(fd);
+		if (e != EWOULDBLOCK) {
+			snprintf(err, errlen, "%s: flock: %s", lp, strerror(e));
+			return -1;
+		}
+		snprintf(err, errlen, "%s is in use by another sender (%s): "
+		    "one ph-batch per journal, or every event is sent twice; "
+		    "wait for it, or stop it", path, who[0] ? who : "unknown");
+		return -1;
+	}
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	ts_format(ts_now_us(), now);
+	n = snprintf(who, sizeof(who), "pid %ld on %s since %s\n",
+	    (long)getpid(), host, now);
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, who, n, 0) != n) {
+		snprintf(err, errlen, "%s: %s", lp, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	j->lockfd = fd;
 	return 0;
 }
 

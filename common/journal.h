@@ -87,6 +87,16 @@ int		 journal_meta_set(struct journal *, const char *key,
 int		 journal_bind(struct journal *, const char *host,
 		    const char *project, const char *token_fp, int rebind,
 		    char *err, size_t errlen);
+/*
+ * Only one sender may use a journal at a time: two would each find every
+ * event undelivered and send it.  Takes a lock (released when the handle
+ * is closed or the process dies) on a file beside the journal, path plus
+ * "-sender", which names the holder; -1 with a message naming the
+ * holder (pid, host, start time) if another has it.  Readers (ph-alias,
+ * ph-report, ph-verify) need no lock.
+ */
+int		 journal_lock_sender(struct journal *, const char *path,
+		    char *err, size_t errlen);
 /* A row in the runs table for this run's summary: 0, or -1. */
 int		 journal_run_begin(struct journal *, const char *host);
 int		 journal_run_update(struct journal *, const struct journal_run *,

@@ -1,4 +1,5 @@
 /* receipt: ph-batch's receipt lines, written and read. */
+#include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "jsonw.h"
 #include "outfile.h"
 #include "receipt.h"
+#include "timestamp.h"
 #include "uuid.h"
 
 const char *const receipt_outcome_names[RO_NOUTCOMES] = {
@@ -59,6 +61,13 @@ receipt_append(struct buf *b, const struct receipt *r)
 	uuid_or_null(b, r->has_first, r->first_uuid);
 	jsonw_key(b, "last_uuid", &first);
 	uuid_or_null(b, r->has_last, r->last_uuid);
+	if (r->at != 0) {
+		char t[TS_STRLEN + 1];
+
+		ts_format(r->at, t);
+		jsonw_key(b, "at", &first);
+		jsonw_cstr(b, t);
+	}
 	if (r->error != NULL) {
 		jsonw_key(b, "error", &first);
 		jsonw_cstr(b, r->error);
@@ -73,7 +82,8 @@ receipt_write(FILE *fp, const char *name, const struct receipt *r)
 
 	receipt_append(&b, r);
 	outfile_write(fp, b.p, b.len, name);
-	fflush(fp);
+	if (fflush(fp) == EOF)
+		err(1, "%s", name);
 	buf_free(&b);
 }
 
@@ -159,6 +169,11 @@ receipt_parse(struct json_parser *jp, const char *line, size_t len,
 	    &r->has_last, r->last_uuid) == -1) {
 		snprintf(err, errlen, "first_uuid or last_uuid is neither a "
 		    "uuid nor null");
+		return -1;
+	}
+	if ((v = json_get(root, "at")) != NULL && (v->type != J_STR ||
+	    ts_parse(v->u.s, v->n, &r->at) == -1)) {
+		snprintf(err, errlen, "\"at\" is not a time");
 		return -1;
 	}
 	if ((v = json_get(root, "error")) != NULL) {

@@ -1,7 +1,8 @@
 /*
  * receipt: the line ph-batch writes on stdout for each HTTP request it
  * made (its outcome, status, events, bytes, attempts, time and the
- * uuids of its first and last event), and ph-report reads with
+ * uuids of its first and last event, and when the answer came), and
+ * ph-report reads with
  * --receipts to show how the sending went.  Both call this module, so
  * an outcome ph-batch starts to write is one ph-report knows: a name
  * not in receipt_outcome_names is a bad line, never silently "other".
@@ -37,6 +38,9 @@ struct receipt {
 	uint64_t		 events, bytes;
 	int64_t			 attempts;
 	int64_t			 ms;		/* rounded */
+	int64_t			 at;		/* µs since the epoch of the
+						   answer; 0: not known (older
+						   receipts) */
 	int			 has_first, has_last;
 	unsigned char		 first_uuid[16], last_uuid[16];
 	/* NULL: none.  From receipt_parse: valid until the next parse. */
@@ -45,7 +49,11 @@ struct receipt {
 
 /* Append r's line, newline included, to b. */
 void	receipt_append(struct buf *b, const struct receipt *r);
-/* Write r's line to fp and flush it: a receipt is for now, not later. */
+/*
+ * Write r's line to fp and flush it: a receipt is for now, not later.
+ * A failed write exits 1 with its errno (a full disk must stop a sender
+ * whose record of what it did is lost).
+ */
 void	receipt_write(FILE *fp, const char *name, const struct receipt *r);
 
 struct json_parser;

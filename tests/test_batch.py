@@ -10,6 +10,7 @@ Budget: the whole file runs in well under two minutes per build.  The
 kill -9 test uses 100k events (20k under build/san).
 """
 import collections
+import datetime
 import functools
 import gzip
 import json
@@ -34,7 +35,7 @@ TOKEN = "phc_test"
 SAN = os.path.basename(BUILD.rstrip("/")) == "san"
 NS = uuid.UUID("0d6bd2bb-5f0e-4d3c-9d55-3c1bf4b0a6e1")
 RECEIPT_KEYS = ["status", "outcome", "events", "bytes", "attempts", "ms",
-                "first_uuid", "last_uuid"]
+                "first_uuid", "last_uuid", "at"]
 OUTCOMES = {"delivered", "retry", "split", "rejected", "fatal", "gave-up"}
 
 
@@ -440,6 +441,10 @@ def test_receipts_format(cap):
         assert rc["attempts"] == 1
         assert isinstance(rc["ms"], int) and 0 <= rc["ms"] < 10000
         assert rc["last_uuid"] == uuid_of(chunk[-1])
+        # when the answer came, UTC, to the microsecond
+        at = datetime.datetime.strptime(rc["at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        assert abs(at.replace(tzinfo=datetime.timezone.utc).timestamp()
+                   - time.time()) < 300
     # stdout is receipts only, one line each, compact.
     assert p.stdout.count(b"\n") == 3
     assert b" " not in p.stdout
@@ -1293,3 +1298,70 @@ def test_usage_matches_man_page_synopsis():
     usage = run([P, "-h"]).stdout.decode()
     assert usage.startswith("usage: ")
     assert " ".join(syn.split()) == " ".join(usage[7:].split())
+
+
+# ---------------------------------------------------------------- one sender
+
+def test_one_sender_per_journal(cap, tmp_path):
+    """A second ph-batch on a journal in use stops at once, naming the
+    holder; ph-alias may still read it; a killed holder blocks no one."""
+    lines = events(200)
+    j = tmp_path / "j.db"
+    src = tmp_path / "in.ndjson"
+    src.write_bytes(nd(lines))
+    cap.faults("slow:2")
+    a = spawn(cap, ["-j", j, "--batch-size", "10", "--parallel", "1", src])
+    try:
+        assert wait_for_requests(cap, 1, a)
+        n = cap.count()
+        t0 = time.time()
+        p = batch(cap, ["-j", j], nd(lines))
+        assert time.time() - t0 < 5
+        assert p.returncode == 1
+        err = p.stderr.decode()
+        assert "in use by another sender" in err
+        assert "pid %d" % a.pid in err and str(j) in err
+        assert cap.count() <= n + 1          # the holder's, not ours
+        r = run(["ph-alias", "-q", "-j", j], input=nd(lines[:5]))
+        assert r.returncode == 0, r.stderr
+    finally:
+        a.kill()
+        a.wait()
+    cap.faults("")
+    p = batch(cap, ["-j", j], nd(lines))
+    assert p.returncode == 0, p.stderr
+    assert journal_uuids(j) == {uuid_of(l) for l in lines}
+
+
+def test_new_journal_is_announced_once(cap, tmp_path):
+    j = tmp_path / "j.db"
+    lines = events(20)
+    p = batch(cap, ["-j", j], nd(lines))
+    assert p.returncode == 0
+    assert b"new journal: every event will be sent" in p.stderr
+    p = batch(cap, ["-j", j], nd(lines))
+    assert b"new journal" not in p.stderr
+    # deleted: announced again, and everything is sent again
+    for suffix in ("", "-wal", "-shm", "-sender"):
+        f = tmp_path / ("j.db" + suffix)
+        if f.exists():
+            f.unlink()
+    p = batch(cap, ["-j", j], nd(lines))
+    assert b"new journal: every event will be sent" in p.stderr
+
+
+def test_receipt_write_failure_stops_with_its_errno(cap, tmp_path):
+    """Receipts into a full disk: the real reason, and no more sending."""
+    lines = events(300)
+    with open("/dev/full", "wb") as full:
+        e = dict(os.environ)
+        e.update(env_for())
+        p = subprocess.run([prog(P), "--host", cap.url, "--batch-size",
+                            "10", "--parallel", "1"], input=nd(lines),
+                           stdout=full, stderr=subprocess.PIPE, env=e,
+                           timeout=60)
+    check_sanitizers(p.stderr)
+    assert p.returncode == 1
+    assert b"No space left on device" in p.stderr
+    assert b"Inappropriate ioctl" not in p.stderr
+    assert len(cap.requests()) < 30
