@@ -73,7 +73,7 @@ static struct rejects	 rej;
 static struct stats	 st;
 static int		 strictflag, quietflag;
 static size_t		 maxline = MAXLINE_DEFAULT;
-static struct buf	 out, tmp;
+static struct buf	 out, tmp, campbuf, campvals;
 static struct keyset	 pkeys, skeys;
 static struct json_parser *parser;
 
@@ -350,6 +350,7 @@ struct sess {
 	char		*ref, *dom;	/* entry referrer and referring domain */
 	uint32_t	 reflen, domlen;
 	int		 entry;		/* 0 unknown, 1 ref/dom set, 2 too long */
+	struct camp	*camp;		/* its campaign parameters, or NULL */
 };
 
 static struct sess	*sessions;
@@ -392,6 +393,7 @@ session_of(const struct jval *who, const struct jval *sid, uint64_t sid_ms,
 	}
 	free(victim->ref);
 	free(victim->dom);
+	free(victim->camp);
 	memset(victim, 0, sizeof(*victim));
 	victim->h1 = h1;
 	victim->h2 = h2;
@@ -416,6 +418,7 @@ sessions_free(void)
 	    SESS_WAYS; i++) {
 		free(sessions[i].ref);
 		free(sessions[i].dom);
+		free(sessions[i].camp);
 	}
 	free(sessions);
 	sessions = NULL;
@@ -562,36 +565,142 @@ add_link_params(struct obj *o, const struct jval *url)
 	buf_free(&name);
 }
 
-/* Campaign parameters of the page URL, as posthog-js registers them. */
+#define NCAMP	24	/* campaign_keys */
+
+/* A session's campaign parameters: the JSON text of each key's value. */
+struct camp {
+	uint32_t	off[NCAMP + 1];	/* key i is text[off[i]..off[i+1]) */
+	char		text[];
+};
+
+/*
+ * posthog-js's getQueryParam (packages/browser-common/src/utils/
+ * request-utils.ts) for value v..e of the first query part named after a
+ * key: the text up to a second '=', decodeURIComponent'ed (as it is when
+ * that fails: a bad escape or bytes that are no UTF-8), then '+' as a
+ * space.  Into tmp.
+ */
 static void
-add_campaign(struct obj *o, const struct jval *url)
+campaign_value(const char *v, const char *e)
+{
+	const char *eq2 = memchr(v, '=', e - v);
+	int ok = 1;
+
+	if (eq2 != NULL)
+		e = eq2;
+	tmp.len = 0;
+	for (const char *c = v; c < e; c++) {
+		int h, l;
+		if (*c != '%')
+			buf_addc(&tmp, *c);
+		else if (e - c > 2 && (h = hexdig(c[1])) >= 0 &&
+		    (l = hexdig(c[2])) >= 0) {
+			buf_addc(&tmp, h << 4 | l);
+			c += 2;
+		} else {
+			ok = 0;
+			break;
+		}
+	}
+	if (!ok || !utf8_valid(tmp.p, tmp.len)) {
+		tmp.len = 0;
+		buf_add(&tmp, v, e - v);
+	}
+	for (size_t i = 0; i < tmp.len; i++)
+		if (tmp.p[i] == '+')
+			tmp.p[i] = ' ';
+}
+
+/*
+ * The campaign parameters of a page URL as posthog-js registers them
+ * (event-utils.ts _getCampaignParamsFromUrl): every key, null when the
+ * URL has no non-empty value for it.  The JSON values go into b, key i at
+ * off[i]; the number of non-null ones is returned.
+ */
+static int
+campaign_read(const struct jval *url, struct buf *b, uint32_t *off)
 {
 	const char *s, *e, *q;
+	uint32_t seen = 0, vals[NCAMP][2];
+	int n = 0;
 
+	b->len = 0;
 	if (!is_str(url) || (q = memchr(url->u.s, '?', url->n)) == NULL)
-		return;
+		return 0;
 	e = url->u.s + url->n;
-	const char *hash = memchr(q, '#', e - q);
+	const char *hash = memchr(url->u.s, '#', url->n);
+	if (hash != NULL && hash < q)
+		return 0;
 	if (hash != NULL)
 		e = hash;
-	for (s = q + 1; s < e;) {
+	while (q < e && *q == '?')
+		q++;
+	struct buf *vb = &campvals;
+	vb->len = 0;
+	for (s = q; s < e;) {
 		const char *amp = memchr(s, '&', e - s), *end = amp ? amp : e;
 		const char *eq = memchr(s, '=', end - s);
 		size_t klen = eq ? (size_t)(eq - s) : (size_t)(end - s);
 
-		for (int i = 0; campaign_keys[i] != NULL; i++) {
-			if (strlen(campaign_keys[i]) != klen ||
-			    memcmp(campaign_keys[i], s, klen) != 0 || eq == NULL)
+		for (int i = 0; i < NCAMP && klen > 0; i++) {
+			if (seen & 1u << i || campaign_keys[i][0] != s[0] ||
+			    strlen(campaign_keys[i]) != klen ||
+			    memcmp(campaign_keys[i], s, klen) != 0)
 				continue;
-			pct_decode(&tmp, eq + 1, end);
-			/* Percent-decoding may produce bad UTF-8: keep raw. */
-			if (utf8_valid(tmp.p, tmp.len))
-				obj_str(o, campaign_keys[i], tmp.p, tmp.len);
-			else
-				obj_str(o, campaign_keys[i], eq + 1, end - eq - 1);
+			seen |= 1u << i;	/* the first part of the name counts */
+			vals[i][0] = vb->len;
+			if (eq != NULL) {
+				campaign_value(eq + 1, end);
+				buf_add(vb, tmp.p, tmp.len);
+			}
+			vals[i][1] = vb->len;
+			break;
 		}
 		s = end + 1;
 	}
+	for (int i = 0; i < NCAMP; i++) {
+		off[i] = b->len;
+		if (seen & 1u << i && vals[i][1] > vals[i][0]) {
+			jsonw_str(b, vb->p + vals[i][0], vals[i][1] - vals[i][0]);
+			n++;
+		} else
+			buf_add(b, "null", 4);
+	}
+	off[NCAMP] = b->len;
+	return n;
+}
+
+static void
+campaign_write(struct obj *o, const char *text, const uint32_t *off)
+{
+	for (int i = 0; i < NCAMP; i++)
+		if (obj_key(o, campaign_keys[i], strlen(campaign_keys[i])))
+			buf_add(o->b, text + off[i], off[i + 1] - off[i]);
+}
+
+/*
+ * Campaign parameters of a web event as posthog-js sends them: when the
+ * page URL carries any, all of them (null for the absent ones) are
+ * registered for the tab (posthog-persistence.ts update_campaign_params)
+ * and sent with every later event until a URL carries others.  Amplitude
+ * has them on the campaign page only, so they are carried forward per
+ * (device, session), with the entry referrer.
+ */
+static void
+add_campaign(struct obj *o, const struct jval *url, struct sess *ss)
+{
+	uint32_t off[NCAMP + 1];
+
+	if (campaign_read(url, &campbuf, off) > 0) {
+		if (ss != NULL) {
+			free(ss->camp);
+			ss->camp = xmalloc(sizeof(*ss->camp) + campbuf.len);
+			memcpy(ss->camp->off, off, sizeof(off));
+			memcpy(ss->camp->text, campbuf.p, campbuf.len);
+		}
+		campaign_write(o, campbuf.p, off);
+	} else if (ss != NULL && ss->camp != NULL)
+		campaign_write(o, ss->camp->text, ss->camp->off);
 }
 
 /* Amplitude's 0-based sibling index as posthog-js's 1-based one. */
@@ -1535,7 +1644,7 @@ convert(const struct jval *root, const char **why)
 		if (a.pageview && internal_previous(&a, &p, &n))
 			obj_str(&o, "$prev_pageview_pathname", p, n);
 		add_campaign(&o, a.loc ? a.loc : json_get(a.ep,
-		    "[Amplitude] Page URL"));
+		    "[Amplitude] Page URL"), a.sess);
 	} else if (a.web)
 		add_referrer(&o, &a);
 
@@ -1821,6 +1930,8 @@ main(int argc, char *argv[])
 	free(owned);
 	buf_free(&out);
 	buf_free(&tmp);
+	buf_free(&campbuf);
+	buf_free(&campvals);
 	keyset_free(&pkeys);
 	keyset_free(&skeys);
 	sessions_free();

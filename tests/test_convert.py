@@ -712,14 +712,56 @@ def test_campaign_params_percent_decoded():
            "&li_fat_id#frag&utm_id=x")
     pr = props(event_type="[Amplitude] Page Viewed", platform="Web",
                event_properties={"[Amplitude] Page Location": url})
-    got = {k: v for k, v in pr.items()
-           if k.startswith(("utm_", "gclid", "fbclid", "msclkid", "li_"))}
-    assert got == {"utm_source": "news letter", "utm_medium": "e-mail",
-                   "utm_campaign": "spring sale", "gclid": "abc/def",
-                   "fbclid": "\u2713", "utm_content": "", "utm_term": "%ZZ",
-                   "msclkid": "%FF"}
+    got = {k: pr[k] for k in CAMPAIGN}
+    # posthog-js getQueryParam: the first part of the name, decoded (kept
+    # as it is when that fails), '+' as a space; every key, null for the
+    # absent and empty ones
+    want = dict.fromkeys(CAMPAIGN)
+    want.update({"utm_source": "news letter", "utm_medium": "e-mail",
+                 "utm_campaign": "spring sale", "gclid": "abc/def",
+                 "fbclid": "\u2713", "utm_term": "%ZZ", "msclkid": "%FF"})
+    assert got == want
     assert pr["$current_url"] == url
     assert "other" not in pr
+    pr = props(platform="Web", event_properties={
+        "[Amplitude] Page Location": "https://x/?utm_source=a%2Bb=c+d"})
+    assert pr["utm_source"] == "a b"
+    pr = props(platform="Web", event_properties={
+        "[Amplitude] Page Location": "https://x/#?utm_source=a"})
+    assert "utm_source" not in pr
+
+
+CAMPAIGN = ["utm_source", "utm_medium", "utm_campaign", "utm_content",
+            "utm_term", "gad_source", "mc_cid", "gclid", "gclsrc", "dclid",
+            "gbraid", "wbraid", "fbclid", "msclkid", "twclid", "li_fat_id",
+            "igshid", "ttclid", "rdt_cid", "epik", "qclid", "sccid",
+            "irclid", "_kx"]
+
+
+def test_campaign_params_carried_in_the_session():
+    """posthog-js registers all campaign keys when a URL has any and sends
+    them with every later event of the tab, until a URL has others."""
+    def ev(loc, sid=EV_MS - 1000, dev="D1", et="[Amplitude] Page Viewed"):
+        return line(event_type=et, platform="Web", device_id=dev,
+                    session_id=sid, event_properties={
+                        "[Amplitude] Page Location": loc})
+    rows = [ev("https://s/"),
+            ev("https://s/?utm_source=news&gclid=g1"),
+            ev("https://s/p", et="Search"),
+            ev("https://s/q?x=1"),
+            ev("https://s/?utm_medium=cpc"),
+            ev("https://s/r"),
+            ev("https://s/r", dev="D2"),
+            ev("https://s/r", sid=EV_MS - 5)]
+    got = [(e["properties"].get("utm_source", "-"),
+            e["properties"].get("gclid", "-"),
+            e["properties"].get("utm_medium", "-")) for e in events(rows)]
+    assert got == [("-", "-", "-"), ("news", "g1", None),
+                   ("news", "g1", None), ("news", "g1", None),
+                   (None, None, "cpc"), (None, None, "cpc"),
+                   ("-", "-", "-"), ("-", "-", "-")]
+    e = events(rows)[2]["properties"]
+    assert [k for k in e if k in CAMPAIGN] == CAMPAIGN
 
 
 def test_campaign_params_not_on_non_web():
