@@ -251,22 +251,10 @@ delivered(const unsigned char key[16])
 }
 
 static void
-spool_open(void)
+spool_start(void)
 {
-	const char *dir = getenv("TMPDIR");
-	struct buf path = { 0 };
-	int fd;
-
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	buf_printf(&path, "%s/ph-alias.XXXXXX", dir);
-	buf_addc(&path, '\0');
-	if ((fd = mkstemp(path.p)) == -1)
+	if ((spool = spool_file()) == NULL)
 		fatal("cannot make a spool file: %s", strerror(errno));
-	unlink(path.p);
-	buf_free(&path);
-	if ((spool = fdopen(fd, "w+")) == NULL)
-		fatal("spool: %s", strerror(errno));
 }
 
 /* --shared-device none: keep the event until the device is known. */
@@ -278,7 +266,7 @@ hold(const unsigned char dkey[16], const unsigned char pkey[16],
 	struct held h;
 
 	if (spool == NULL)
-		spool_open();
+		spool_start();
 	line.len = 0;
 	identity_event(&line, dev, dn, user, un, ts, uuid);
 	memcpy(h.device, dkey, 16);

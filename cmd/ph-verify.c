@@ -91,6 +91,7 @@ static struct json_parser *jp;
 static struct phapi	 api;
 static struct uuidset	 listed;		/* uuids PostHog has, of H_LIST hours */
 static int64_t		 now_s;
+static off_t		 stdin_start;	/* where a file on stdin began */
 static FILE		*spool;
 static struct buf	 forget_ev;	/* missing events waiting to be written */
 static unsigned char	(*forget_id)[16];
@@ -380,6 +381,13 @@ read_input(int pass, char **files, int nfiles, int *spooled)
 	for (int i = 0; i < nfiles; i++) {
 		if (pass == 2 && spooled[i])
 			continue;
+		/*
+		 * Standard input that is a file is read again from where it
+		 * stood at the start (it need not be the file's beginning).
+		 */
+		if (strcmp(files[i], "-") == 0 && pass == 2 &&
+		    lseek(STDIN_FILENO, stdin_start, SEEK_SET) == -1)
+			err(EXIT_RUNTIME, "<stdin>");
 		if (lines_open(&in, files[i], MAX_LINE, 0) == -1)
 			err(EXIT_RUNTIME, "%s", files[i]);
 		while ((r = lines_next(&in, &p, &len)) != LINE_EOF) {
@@ -507,8 +515,8 @@ query(const char *q)
 {
 	struct jval *rows = phapi_query(&api, q);
 
-	if (rows == NULL && !opt.quiet)
-		warnx("%s", api.err);
+	if (rows == NULL)
+		warnx("%s", api.err);	/* -q quiets figures, not failures */
 	return rows;
 }
 
@@ -884,8 +892,9 @@ main(int argc, char *argv[])
 
 		/* A file is read twice; anything else is kept on disk once. */
 		if (strcmp(files[i], "-") == 0 ? fstat(STDIN_FILENO, &st) ==
-		    -1 || !S_ISREG(st.st_mode) : stat(files[i], &st) == 0 &&
-		    !S_ISREG(st.st_mode))
+		    -1 || !S_ISREG(st.st_mode) || (stdin_start =
+		    lseek(STDIN_FILENO, 0, SEEK_CUR)) == -1 : stat(files[i],
+		    &st) == 0 && !S_ISREG(st.st_mode))
 			spooled[i] = 1;
 	}
 	if (access(opt.journal, F_OK) == -1)
@@ -899,8 +908,24 @@ main(int argc, char *argv[])
 	    NULL || (jw = journal_open(opt.journal, 0, errs, sizeof(errs))) ==
 	    NULL)
 		errx(EXIT_RUNTIME, "journal %s", errs);
+	/*
+	 * Asking another project would find every event missing and have
+	 * them all sent again, into the journal's project.
+	 */
+	{
+		char jp_[64];
+		int r = journal_meta_get(snap, "project", jp_, sizeof(jp_));
+
+		if (r == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
+			    journal_error(snap));
+		if (r == 1 && strcmp(jp_, opt.project) != 0)
+			errx(EXIT_USAGE, "journal %s belongs to project %s, not "
+			    "--project %s", opt.journal, jp_, opt.project);
+	}
 	for (int i = 0; i < nfiles; i++)
-		if (spooled[i] && spool == NULL && (spool = tmpfile()) == NULL)
+		if (spooled[i] && spool == NULL && (spool = spool_file()) ==
+		    NULL)
 			err(EXIT_RUNTIME, "temporary file");
 	rejects_open(&rej, opt.rejects);
 	jp = json_parser_new();
@@ -923,7 +948,8 @@ main(int argc, char *argv[])
 	forget_flush();
 	day_figures();
 
-	if (!opt.quiet || c.missing || c.unverified || api.fatal)
+	if (!opt.quiet || c.missing || c.notvis || c.never || c.unverified ||
+	    c.other_lib || c.bad || api.fatal)
 		fprintf(stderr, "ph-verify: %llu events read: %llu in PostHog, "
 		    "%llu missing (written, forgotten in the journal), %llu not "
 		    "yet visible, %llu never delivered (passed on), %llu "

@@ -10,5 +10,11 @@
 int	outfile_close(FILE *, const char *);
 void	outfile_write(FILE *, const void *, size_t, const char *);
 void	pipe_grow(int fd);
+/*
+ * An unlinked temporary file in $TMPDIR (else /tmp), open for writing
+ * and reading back: where a filter keeps what it must read twice.  NULL
+ * with errno set.  tmpfile(3) would ignore TMPDIR.
+ */
+FILE	*spool_file(void);
 
 #endif

@@ -279,3 +279,58 @@ def test_journal_belongs_to_one_destination(pair, capture_factory, tmp_path):
     meta = dict(db.execute("SELECT key, value FROM meta"))
     db.close()
     assert meta["host"] == other.url
+
+
+def test_stdin_from_a_file_and_tmpdir(pair, tmp_path):
+    """stdin redirected from a file is read twice from where it stood;
+    a pipe is kept in $TMPDIR for the second pass."""
+    cap, q = pair(cap_args=["--faults", "lose:0.1", "--seed", "4"])
+    data = converted(400)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    lost = set(uuids(data)) - set(stored(cap))
+    assert lost
+    f = tmp_path / "events.ndjson"
+    f.write_bytes(b"junk line that is skipped first\n" + data)
+    e = dict(os.environ, POSTHOG_PERSONAL_API_KEY=KEY)
+    with open(f, "rb", buffering=0) as fp:
+        fp.readline()                   # stdin starts past the first line
+        p = subprocess.run([prog("ph-verify"), "-j", j, "--project", "1",
+                            "--app-host", q.url, "--settle", "0"], stdin=fp,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=e, timeout=120)
+    check_sanitizers(p.stderr)
+    assert p.returncode == 1, p.stderr
+    assert sorted(uuids(p.stdout)) == sorted(lost)
+    # a pipe goes through $TMPDIR: one that does not exist is an error
+    p = run(["ph-verify", "-j", j, "--project", "1", "--app-host", q.url],
+            data, env={"TMPDIR": str(tmp_path / "no" / "such")})
+    assert p.returncode == 1 and b"temporary file" in p.stderr
+
+
+def test_journal_of_another_project_is_refused(pair, tmp_path):
+    cap, q = pair(q_args=["--project", "7"])
+    data = converted(30)
+    j = tmp_path / "j.db"
+    p = run(["ph-batch", "-q", "-j", j, "--host", cap.url, "--project",
+             "7", "--app-host", q.url], data)
+    assert p.returncode == 0, p.stderr
+    p = run(["ph-verify", "-j", j, "--project", "8", "--app-host", q.url],
+            data)
+    assert p.returncode == 2
+    assert b"belongs to project 7" in p.stderr
+    p = run(["ph-verify", "-q", "-j", j, "--project", "7", "--app-host",
+             q.url, "--settle", "0"], data)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == b""
+
+
+def test_quiet_still_tells_failures(pair, tmp_path):
+    cap, q = pair()
+    data = converted(30)
+    j = tmp_path / "j.db"
+    assert batch(cap, j, data).returncode == 0
+    p = run(["ph-verify", "-q", "-j", j, "--project", "1", "--app-host",
+             q.url], data, env={"POSTHOG_PERSONAL_API_KEY": "phx_bad"})
+    assert p.returncode == 1
+    assert b"HTTP 401" in p.stderr and b"unverified" in p.stderr
