@@ -712,6 +712,90 @@ one_based(const struct jval *v)
 	return n < 0 || n >= INT64_MAX ? 0 : n + 1;
 }
 
+/*
+ * posthog-js's isSensitiveElement (packages/browser-common/src/utils/
+ * autocapture-utils.ts): an input other than a button, checkbox, submit
+ * or reset, a select, a textarea, a contenteditable element.  posthog-js
+ * takes no text of one and only its name, id, class and aria-label
+ * attributes.  Amplitude keeps only the type attribute of such elements
+ * (plugin-autocapture-browser/src/hierarchy.ts).
+ */
+static int
+sensitive_node(const struct jval *tag, const struct jval *attrs)
+{
+	const struct jval *t = json_get(attrs, "type");
+
+	if (json_is_lit(tag, "select") || json_is_lit(tag, "textarea") ||
+	    json_is_lit(json_get(attrs, "contenteditable"), "true"))
+		return 1;
+	if (!json_is_lit(tag, "input"))
+		return 0;
+	return !(is_str(t) && ((t->n == 6 && (strncasecmp(t->u.s, "button",
+	    6) == 0 || strncasecmp(t->u.s, "submit", 6) == 0)) || (t->n == 8 &&
+	    strncasecmp(t->u.s, "checkbox", 8) == 0) || (t->n == 5 &&
+	    strncasecmp(t->u.s, "reset", 5) == 0)));
+}
+
+static const struct jval *
+node_attrs(const struct jval *node)
+{
+	const struct jval *attrs;
+
+	/* Amplitude's HierarchyNode calls them attrs; older: attributes. */
+	if ((attrs = json_get(node, "attrs")) == NULL)
+		attrs = json_get(node, "attributes");
+	return attrs != NULL && attrs->type == J_OBJ ? attrs : NULL;
+}
+
+/* The event's target: sensitive (no text), and its href as written. */
+static void
+target_of(const struct amp *a, int *sensitive, const struct jval **href)
+{
+	const struct jval *h = json_get(a->ep, "[Amplitude] Element Hierarchy");
+	const struct jval *node = h != NULL && h->type == J_ARR && h->n > 0 &&
+	    h->u.kids[0].type == J_OBJ ? &h->u.kids[0] : NULL;
+	const struct jval *attrs = node ? node_attrs(node) : NULL, *v;
+
+	*sensitive = sensitive_node(node ? json_get(node, "tag") :
+	    json_get(a->ep, "[Amplitude] Element Tag"), attrs);
+	/*
+	 * posthog-js's attr__href is the attribute as written (autocapture.ts
+	 * reads getAttribute('href')); Amplitude's Element Href is the
+	 * resolved URL, and its hierarchy keeps the attribute.
+	 */
+	v = json_get(attrs, "href");
+	*href = is_str(v) ? v : nonnull(json_get(a->ep,
+	    "[Amplitude] Element Href"));
+}
+
+/*
+ * $external_click_url: posthog-js's for a click on a link to another host
+ * than the page's (autocapture.ts: the href as written, when its host
+ * differs from location.host).  The host is Element Href's, the resolved
+ * URL, so a relative link is never external.
+ */
+static void
+add_external_click(struct obj *o, const struct amp *a,
+    const struct jval *href)
+{
+	const struct jval *res = nonnull(json_get(a->ep,
+	    "[Amplitude] Element Href"));
+	const struct jval *page = a->loc ? a->loc : nonnull(json_get(a->ep,
+	    "[Amplitude] Page URL"));
+	char h1[320], h2[320];
+	size_t n1, n2;
+
+	if (!is_str(href) || !is_str(page))
+		return;
+	if (!is_str(res))
+		res = href;
+	if ((n1 = url_host(res->u.s, res->n, h1, sizeof(h1))) == 0 ||
+	    (n2 = url_host(page->u.s, page->n, h2, sizeof(h2))) == 0)
+		return;
+	if (n1 != n2 || memcmp(h1, h2, n1) != 0)
+		obj_jv(o, "$external_click_url", href);
+}
+
 /* One $elements item: posthog-js's shape, built from Amplitude's node. */
 static void
 element_item(struct buf *b, const struct jval *node, int target,
@@ -724,10 +808,12 @@ element_item(struct buf *b, const struct jval *node, int target,
 
 	obj_open(&o, b, &ks);
 	keyset_clear(&attrks);
+	attrs = node_attrs(node);
+	int sens = sensitive_node(tag, attrs);
 	if (is_str(tag))
 		obj_jv(&o, "tag_name", tag);
-	if (target && (v = json_get(a->ep, "[Amplitude] Element Text")) &&
-	    is_str(v))
+	if (target && !sens && (v = json_get(a->ep,
+	    "[Amplitude] Element Text")) && is_str(v))
 		obj_jv(&o, "$el_text", v);
 	cls = json_get(node, "class");
 	if (cls == NULL)
@@ -748,22 +834,25 @@ element_item(struct buf *b, const struct jval *node, int target,
 	}
 	if ((id = json_get(node, "id")) && is_str(id))
 		obj_jv(&o, "attr__id", id);
-	href = target ? json_get(a->ep, "[Amplitude] Element Href") : NULL;
+	href = NULL;
+	if (target) {
+		int dummy;
+		target_of(a, &dummy, &href);
+	}
 	if (is_str(href))
 		obj_jv(&o, "attr__href", href);
-	/* Amplitude's HierarchyNode calls them attrs; older: attributes. */
-	if ((attrs = json_get(node, "attrs")) == NULL)
-		attrs = json_get(node, "attributes");
-	if (attrs != NULL && attrs->type == J_OBJ)
+	if (attrs != NULL)
 		for (uint32_t i = 0; i < attrs->n; i++) {
 			const struct jval *k = JKEY(attrs, i);
 			/*
-			 * id and class are written above, and href when the
-			 * event named it.  Attribute names have their own set:
-			 * they are written with the attr__ prefix.
+			 * id and class are written above, and the target's
+			 * href.  Attribute names have their own set: they are
+			 * written with the attr__ prefix.
 			 */
 			if (json_is_lit(k, "id") || json_is_lit(k, "class") ||
 			    (json_is_lit(k, "href") && is_str(href)) ||
+			    (sens && !json_is_lit(k, "name") &&
+			    !json_is_lit(k, "aria-label")) ||
 			    !keyset_add(&attrks, k->u.s, k->n))
 				continue;
 			if (!o.first)
@@ -836,8 +925,8 @@ add_elements(struct obj *o, const struct amp *a)
 		struct keyset ks = { 0 };
 		obj_open(&e, o->b, &ks);
 		obj_jv(&e, "tag_name", tag);
-		if ((v = json_get(a->ep, "[Amplitude] Element Text")) &&
-		    is_str(v))
+		if (!sensitive_node(tag, NULL) && (v = json_get(a->ep,
+		    "[Amplitude] Element Text")) && is_str(v))
 			obj_jv(&e, "$el_text", v);
 		if ((v = json_get(a->ep, "[Amplitude] Element Class")) &&
 		    is_str(v)) {
@@ -1633,9 +1722,16 @@ convert(const struct jval *root, const char **why)
 	if (m.autocapture) {
 		obj_cstr(&o, "$event_type", m.event_type);
 		add_elements(&o, &a);
-		if (a.kind == K_ELEMENT && (v = json_get(a.ep,
-		    "[Amplitude] Element Text")) && is_str(v))
-			obj_jv(&o, "$el_text", v);
+		if (a.kind == K_ELEMENT) {
+			int sens;
+			const struct jval *href;
+			target_of(&a, &sens, &href);
+			if (!sens && (v = json_get(a.ep,
+			    "[Amplitude] Element Text")) && is_str(v))
+				obj_jv(&o, "$el_text", v);
+			if (strcmp(m.event_type, "click") == 0)
+				add_external_click(&o, &a, href);
+		}
 	}
 	if (a.web && a.ep != NULL) {
 		const char *p;

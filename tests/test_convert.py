@@ -2046,3 +2046,49 @@ def test_form_submitted_is_autocapture_submit():
     assert "[Amplitude] Form ID" not in pr and "$el_text" not in pr
     pr = props(event_type="[Amplitude] Form Submitted", platform="Web")
     assert pr["$elements"] == [{"tag_name": "form"}]
+
+
+def test_elements_href_as_written_and_external_click():
+    """posthog-js's attr__href is the attribute as written; Amplitude's
+    hierarchy keeps it (Element Href is resolved).  A link to another host
+    gets $external_click_url."""
+    hier = [{"tag": "a", "index": 0, "indexOfType": 0,
+             "attrs": {"href": "/pricing.html"}}, HIER[3]]
+    pr = click(hier, **{"[Amplitude] Element Href":
+                        "https://shop.example.com/pricing.html"})[
+        "properties"]
+    assert pr["$elements"][0]["attr__href"] == "/pricing.html"
+    assert "$external_click_url" not in pr
+    hier[0]["attrs"]["href"] = "https://docs.other.example/x"
+    pr = click(hier, **{"[Amplitude] Element Href":
+                        "https://docs.other.example/x"})["properties"]
+    assert pr["$external_click_url"] == "https://docs.other.example/x"
+    # a change is no click
+    pr = click(hier, etype="[Amplitude] Element Changed")["properties"]
+    assert "$external_click_url" not in pr
+
+
+def test_sensitive_elements_no_text_no_attributes():
+    """posthog-js (isSensitiveElement): no text of inputs other than
+    buttons, checkboxes, submit and reset, of selects and textareas, and
+    only their name, id, class and aria-label attributes."""
+    for tag, attrs, sensitive in [
+            ("input", {"type": "email"}, True),
+            ("input", {}, True),
+            ("select", {}, True),
+            ("textarea", {}, True),
+            ("div", {"contenteditable": "true"}, True),
+            ("input", {"type": "submit"}, False),
+            ("input", {"type": "Checkbox"}, False),
+            ("button", {"type": "submit"}, False)]:
+        hier = [{"tag": tag, "id": "f", "attrs": attrs}, HIER[3]]
+        pr = click(hier, etype="[Amplitude] Element Changed")["properties"]
+        el = pr["$elements"][0]
+        assert ("$el_text" not in pr and "$el_text" not in el) == \
+            sensitive, (tag, attrs)
+        assert el["attr__id"] == "f"
+        if sensitive:
+            assert not [k for k in el if k.startswith("attr__") and
+                        k != "attr__id"], (tag, attrs)
+        else:
+            assert el["attr__type"] == attrs["type"]
