@@ -351,6 +351,8 @@ struct sess {
 	uint32_t	 reflen, domlen;
 	int		 entry;		/* 0 unknown, 1 ref/dom set, 2 too long */
 	struct camp	*camp;		/* its campaign parameters, or NULL */
+	char		 vp[2][24];	/* last viewport height, width seen */
+	uint8_t		 vplen[2];
 };
 
 static struct sess	*sessions;
@@ -1134,6 +1136,34 @@ add_event_properties(struct obj *o, const struct amp *a)
 }
 
 /*
+ * $viewport_height and _width: posthog-js sends them on every event
+ * (event-utils.ts getEventProperties: window.innerHeight/innerWidth);
+ * Amplitude has them on element events.  The last ones seen in the
+ * session fill the web events without them.
+ */
+static void
+add_viewport(struct obj *o, const struct amp *a)
+{
+	static const char *const amp[2] = { "[Amplitude] Viewport Height",
+	    "[Amplitude] Viewport Width" };
+	static const char *const ph[2] = { "$viewport_height",
+	    "$viewport_width" };
+	struct sess *ss = a->sess;
+
+	if (ss == NULL)
+		return;
+	for (int i = 0; i < 2; i++) {
+		const struct jval *v = json_get(a->ep, amp[i]);
+		if (v != NULL && v->type == J_NUM && v->n < sizeof(ss->vp[i])) {
+			memcpy(ss->vp[i], v->u.s, v->n);
+			ss->vplen[i] = v->n;
+		} else if (ss->vplen[i] > 0 && obj_key(o, ph[i],
+		    strlen(ph[i])))
+			buf_add(o->b, ss->vp[i], ss->vplen[i]);
+	}
+}
+
+/*
  * $referrer and $referring_domain of a web event as posthog-js sends
  * them: the referrer of the first page of the visit, "$direct" when it
  * had none (event-utils.ts getReferrer/getReferringDomain; registered
@@ -1364,29 +1394,83 @@ geo_read(struct geo *g, const struct amp *a)
 		    g->region->n, &g->sub);
 }
 
+/*
+ * A key of $set_once: "$initial_x" and "initial_x" (Amplitude's
+ * attribution name, written "$initial_x") are one key.  The set holds the
+ * name without "$", whose bytes outlive the event.
+ */
+static int
+so_key(struct obj *s, const char *k, size_t n)
+{
+	const char *id = k;
+	size_t idn = n;
+	int prefix = 0;
+
+	if (n > 9 && memcmp(k, "$initial_", 9) == 0) {
+		id = k + 1;
+		idn = n - 1;
+	} else if (n > 8 && memcmp(k, "initial_", 8) == 0)
+		prefix = 1;
+	if (!keyset_add(s->ks, id, idn))
+		return 0;
+	if (!s->first)
+		buf_addc(s->b, ',');
+	s->first = 0;
+	if (prefix) {
+		tmp.len = 0;
+		buf_addc(&tmp, '$');
+		buf_add(&tmp, k, n);
+		jsonw_str(s->b, tmp.p, tmp.len);
+	} else
+		jsonw_str(s->b, k, n);
+	buf_addc(s->b, ':');
+	return 1;
+}
+
+/* One location key: on the event or in $set (set 0), in $set_once (1). */
+static int
+geo_key(struct obj *o, const char *k, int set)
+{
+	return set ? so_key(o, k, strlen(k)) : obj_key(o, k, strlen(k));
+}
+
+static void
+geo_jv(struct obj *o, const char *k, int set, const struct jval *v)
+{
+	if (v != NULL && v->type != J_NULL && geo_key(o, k, set))
+		json_write(o->b, v);
+}
+
+static void
+geo_str(struct obj *o, const char *k, int set, const char *v)
+{
+	if (geo_key(o, k, set))
+		jsonw_str(o->b, v, strlen(v));
+}
+
 /* The location under the names of set (0: $geoip_*, 1: $initial_geoip_*). */
 static void
 add_geo(struct obj *o, const struct geo *g, int set)
 {
 	const char *const *k = geo_keys[set];
 
-	obj_jv(o, k[0], g->country);
+	geo_jv(o, k[0], set, g->country);
 	if (g->cc != NULL)
-		obj_cstr(o, k[1], g->cc);
-	obj_jv(o, k[2], g->city);
+		geo_str(o, k[1], set, g->cc);
+	geo_jv(o, k[2], set, g->city);
 	if (g->sub_ok && g->sub.parent != NULL) {
 		if (g->sub.parent_name != NULL)
-			obj_cstr(o, k[3], g->sub.parent_name);
-		obj_cstr(o, k[4], g->sub.parent);
-		obj_jv(o, k[5], g->region);
-		obj_cstr(o, k[6], g->sub.code);
+			geo_str(o, k[3], set, g->sub.parent_name);
+		geo_str(o, k[4], set, g->sub.parent);
+		geo_jv(o, k[5], set, g->region);
+		geo_str(o, k[6], set, g->sub.code);
 	} else {
-		obj_jv(o, k[3], g->region);
+		geo_jv(o, k[3], set, g->region);
 		if (g->sub_ok)
-			obj_cstr(o, k[4], g->sub.code);
+			geo_str(o, k[4], set, g->sub.code);
 	}
-	obj_jv(o, k[7], g->lat);
-	obj_jv(o, k[8], g->lng);
+	geo_jv(o, k[7], set, g->lat);
+	geo_jv(o, k[8], set, g->lng);
 }
 
 /*
@@ -1437,7 +1521,10 @@ set_props(struct obj *s, const struct jval *up)
 	}
 }
 
-/* initial_* as $initial_* (EMPTY skipped), and $setOnce flattened. */
+/*
+ * initial_* as $initial_* (EMPTY skipped), and $setOnce flattened, its
+ * initial_* keys (Amplitude's attribution) as $initial_* too.
+ */
 static void
 set_once_props(struct obj *s, const struct jval *up)
 {
@@ -1449,7 +1536,7 @@ set_once_props(struct obj *s, const struct jval *up)
 				const struct jval *kk = JKEY(v, j);
 				const struct jval *vv = JVAL(v, j);
 				if (vv->type == J_NULL || json_is_lit(vv, "EMPTY") ||
-				    !obj_key(s, kk->u.s, kk->n))
+				    !so_key(s, kk->u.s, kk->n))
 					continue;
 				json_write(s->b, vv);
 			}
@@ -1457,18 +1544,8 @@ set_once_props(struct obj *s, const struct jval *up)
 		}
 		if (!is_initial(k) || v->type == J_NULL || json_is_lit(v, "EMPTY"))
 			continue;
-		/* The set holds the bare name: the key bytes must outlive tmp. */
-		if (!keyset_add(s->ks, k->u.s, k->n))
-			continue;
-		if (!s->first)
-			buf_addc(s->b, ',');
-		s->first = 0;
-		tmp.len = 0;
-		buf_addc(&tmp, '$');
-		buf_add(&tmp, k->u.s, k->n);
-		jsonw_str(s->b, tmp.p, tmp.len);
-		buf_addc(s->b, ':');
-		json_write(s->b, v);
+		if (so_key(s, k->u.s, k->n))
+			json_write(s->b, v);
 	}
 }
 
@@ -1573,6 +1650,13 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 	if (opt_open(o, "$set_once", &oo, &s, &skeys)) {
 		if (a->up != NULL)
 			set_once_props(&s, a->up);
+		/*
+		 * posthog-js sends $initial_host in $set_once (posthog-core.ts
+		 * _calculate_set_once_properties, from getPersonPropsFromInfo);
+		 * ingestion makes the other $initial_* of the page itself.
+		 */
+		if (a->web && a->hostlen > 0 && so_key(&s, "$initial_host", 13))
+			jsonw_str(s.b, a->host, a->hostlen);
 		add_geo(&s, g, 1);
 		opt_close(o, &oo, &s);
 	}
@@ -1737,12 +1821,15 @@ convert(const struct jval *root, const char **why)
 		const char *p;
 		size_t n;
 		add_referrer(&o, &a);
+		add_viewport(&o, &a);
 		if (a.pageview && internal_previous(&a, &p, &n))
 			obj_str(&o, "$prev_pageview_pathname", p, n);
 		add_campaign(&o, a.loc ? a.loc : json_get(a.ep,
 		    "[Amplitude] Page URL"), a.sess);
-	} else if (a.web)
+	} else if (a.web) {
 		add_referrer(&o, &a);
+		add_viewport(&o, &a);
+	}
 
 	if (os != NULL)
 		obj_cstr(&o, "$os", os);

@@ -2092,3 +2092,39 @@ def test_sensitive_elements_no_text_no_attributes():
                         k != "attr__id"], (tag, attrs)
         else:
             assert el["attr__type"] == attrs["type"]
+
+
+def test_viewport_carried_in_the_session():
+    """posthog-js sends $viewport_* on every event; Amplitude on element
+    events: the session's last ones fill the others."""
+    rows = [web(),
+            web("[Amplitude] Element Clicked", **{
+                "[Amplitude] Viewport Height": 632,
+                "[Amplitude] Viewport Width": 1280}),
+            web("Search"),
+            web(),
+            web(dev="D2")]
+    got = [(e["properties"].get("$viewport_height"),
+            e["properties"].get("$viewport_width")) for e in events(rows)]
+    assert got == [(None, None), (632, 1280), (632, 1280), (632, 1280),
+                   (None, None)]
+
+
+def test_set_once_initial_host_and_attribution():
+    """posthog-js sends $initial_host in $set_once (ingestion does not
+    make it); Amplitude's attribution $setOnce initial_* are $initial_*;
+    "$initial_x" and "initial_x" are one key."""
+    pr = props(platform="Web", country="France", event_properties={
+        "[Amplitude] Page Location": "https://Shop.example.com:8443/p"},
+        user_properties={"initial_geoip_country_name": "Mars",
+                         "$setOnce": {"initial_utm_source": "google",
+                                      "initial_referrer": "EMPTY",
+                                      "$initial_utm_source": "dup",
+                                      "first_seen": "2023"}})
+    so = pr["$set_once"]
+    assert so["$initial_host"] == "shop.example.com:8443"
+    assert so["$initial_utm_source"] == "google"
+    assert so["first_seen"] == "2023"
+    assert "initial_utm_source" not in so and "$initial_referrer" not in so
+    assert so["$initial_geoip_country_name"] == "Mars"
+    assert "$initial_host" not in props(platform="iOS").get("$set_once", {})
