@@ -1313,7 +1313,10 @@ group_set(const struct jval *gp, const struct jval *type,
  * last $pageview of the tab, kept in memory).  Amplitude's Previous Page
  * Type says "internal", "external" or "direct" (plugin-page-url-
  * enrichment-browser/src/page-url-enrichment.ts, Amplitude-TypeScript
- * commit 6deb0623b3d4); without it, the hosts are compared.
+ * commit 6deb0623b3d4); without it, the hosts are compared.  A page that
+ * was loaded from the previous one has it as its referrer: posthog-js
+ * starts over on every page load, so only a single-page application's
+ * navigation (the referrer stays that of the landing page) has one.
  */
 static int
 internal_previous(const struct amp *a, const char **p, size_t *n)
@@ -1325,7 +1328,10 @@ internal_previous(const struct amp *a, const char **p, size_t *n)
 	char h[320];
 	size_t hn;
 
-	if (!is_str(prev))
+	const struct jval *ref = json_get(a->ep, "referrer");
+
+	if (!is_str(prev) || (is_str(ref) && ref->n == prev->n &&
+	    memcmp(ref->u.s, prev->u.s, ref->n) == 0))
 		return 0;
 	if (type != NULL) {
 		if (!is_str(type) || type->n != 8 ||

@@ -703,6 +703,19 @@ def test_prev_pageview_pathname_only_internal_and_on_pageviews():
     got = [e["properties"].get("$prev_pageview_pathname")
            for e in events(rows)]
     assert got == ["/a", None, None, None, None, "/a", None]
+    # a page loaded from the previous one (its referrer): posthog-js has
+    # started over, no previous page view; a single-page app's navigation
+    # keeps the landing page's referrer
+    prev = "https://shop.example.com:8443/a"
+    rows = [line(platform="Web", event_type="[Amplitude] Page Viewed",
+                 event_properties=dict(PAGE, **{
+                     "[Amplitude] Previous Page Location": prev,
+                     "[Amplitude] Previous Page Type": "internal",
+                     "referrer": ref}))
+            for ref in (prev, "https://www.google.com/")]
+    got = [e["properties"].get("$prev_pageview_pathname")
+           for e in events(rows)]
+    assert got == [None, "/a"]
 
 
 def test_campaign_params_percent_decoded():
