@@ -112,8 +112,7 @@ static int64_t		 first_recent;	/* hours from here may be incomplete */
 static struct have	*haves;
 static size_t		 nhaves;
 static struct buf	 scratch;
-static double		 started, last_progress, xfer_now;
-static int		 tty, drawn;
+static double		 started, xfer_now;
 static unsigned char	*vbuf;
 
 static void __attribute__((noreturn))
@@ -129,47 +128,27 @@ usage(FILE *fp, int status)
 	exit(status);
 }
 
-/* warnx(3), but first clear a progress line drawn on the terminal. */
-static void
-note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (drawn && tty) {
-		fputs("\r\033[K", stderr);
-		drawn = 0;
-	}
-	va_start(ap, fmt);
-	vwarnx(fmt, ap);
-	va_end(ap);
-}
-
 static void
 show_progress(int final)
 {
-	double now = monotime(), t = now - started, eta = 0, rate;
+	double t = monotime() - started, eta = 0, rate;
 	uint64_t bytes = c.bytes + (uint64_t)xfer_now;
-	char b[32], r[32];
+	char b[32], r[32], e[32];
 	int64_t left;
 
-	if (!opt.progress)
+	if (!opt.progress || !progress_due(final))
 		return;
-	if (!final && now - last_progress < (tty ? 0.25 : 60))
-		return;
-	last_progress = now;
 	rate = t > 0 ? bytes / t : 0;
 	left = c.hours_total - c.hours_done;
 	if (c.hours_fetched > 0)
 		eta = t / c.hours_fetched * left;
 	human_bytes(b, sizeof(b), bytes);
 	human_bytes(r, sizeof(r), rate);
-	fprintf(stderr, "%samp-export: %llu/%lld windows (%.0f%% of hours), "
-	    "%s, %s/s, ETA %d:%02d:%02d%s", tty ? "\r" : "",
-	    (unsigned long long)c.lines, (long long)c.planned,
+	human_hms(e, sizeof(e), eta);
+	progress_draw(final, "%llu/%lld windows (%.0f%% of hours), %s, %s/s, "
+	    "ETA %s", (unsigned long long)c.lines, (long long)c.planned,
 	    c.hours_total ? 100.0 * c.hours_done / c.hours_total : 100.0,
-	    b, r, (int)eta / 3600, (int)eta / 60 % 60, (int)eta % 60,
-	    !tty ? "\n" : final ? "\033[K\n" : "\033[K");
-	drawn = tty && !final;
+	    b, r, e);
 }
 
 static void
@@ -1147,8 +1126,9 @@ main(int argc, char *argv[])
 	setup_curl();
 
 	stop_on_signals();
-	tty = isatty(STDERR_FILENO);
-	started = last_progress = monotime();
+	if (opt.progress)
+		progress_init("amp-export");
+	started = monotime();
 
 	for (lo = opt.start; lo <= opt.end && !fatal && !stop_signal;
 	    lo += opt.window) {

@@ -27,6 +27,7 @@
 #include "jsonw.h"
 #include "lines.h"
 #include "outfile.h"
+#include "progress.h"
 #include "phapi.h"
 #include "receipt.h"
 #include "rejects.h"
@@ -110,7 +111,6 @@ static struct slot	*slots;
 static CURLM		*multi;
 static int		 inflight, fatal, input_done;
 static double		 tokens, last_refill, started;
-static double		 last_progress;
 
 static void __attribute__((noreturn))
 usage(FILE *fp, int status)
@@ -175,7 +175,7 @@ preflight(void)
 		return;
 	}
 	if (opt.project != NULL)
-		warnx("--project without POSTHOG_PERSONAL_API_KEY: the token "
+		note("--project without POSTHOG_PERSONAL_API_KEY: the token "
 		    "can only be checked against %s/flags/", opt.host);
 	r = phapi_flags_check(opt.host, token, &hc, err, sizeof(err));
 	if (r == 0)
@@ -184,7 +184,7 @@ preflight(void)
 		    "(us or eu: the project's cloud) or --host, and "
 		    "POSTHOG_API_KEY", err);
 	if (r == -1) {
-		warnx("could not check the project token: %s", err);
+		note("could not check the project token: %s", err);
 		return;
 	}
 	token_checked = "known to this host (/flags; a personal key and "
@@ -407,7 +407,7 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 		if (jdb != NULL) {
 			int r = journal_has(jdb, uuid);
 			if (r == -1) {
-				warnx("%s", journal_error(jdb));
+				note("%s", journal_error(jdb));
 				fatal = 1;
 				return;
 			}
@@ -534,7 +534,7 @@ sent_bytes(const struct slot *s)
 static void
 auth_failure(long status, const char *resp)
 {
-	warnx("PostHog refused the project token (HTTP %ld): check that "
+	note("PostHog refused the project token (HTTP %ld): check that "
 	    "POSTHOG_API_KEY (or --token-file) holds the project API key "
 	    "(phc_...) of the project you migrate into, and that --host / "
 	    "--region is that project's region (us or eu)%s%.200s", status,
@@ -553,7 +553,7 @@ delivered(struct slot *s, struct unit *u, long status, double ms)
 	if (jdb != NULL && k > 0 && journal_add(jdb, (const unsigned char
 	    (*)[16])ids, k) == -1) {
 		/* Delivered but not recorded: a re-run re-sends these. */
-		warnx("%s: delivered events could not be recorded: %s",
+		note("%s: delivered events could not be recorded: %s",
 		    opt.journal_path, journal_error(jdb));
 		fatal = 1;
 	}
@@ -638,7 +638,7 @@ finish(struct slot *s, CURLcode cc)
 		ready_prepend(u);
 		return;
 	} else if (cc == CURLE_OK && !retry_status(status)) {
-		warnx("%s: HTTP %ld: %.300s (check --host)", opt.url, status,
+		note("%s: HTTP %ld: %.300s (check --host)", opt.url, status,
 		    s->resp.p ? s->resp.p : "");
 		receipt(u, status, "fatal", sent_bytes(s), ms, NULL);
 		fatal = 1;
@@ -648,7 +648,7 @@ finish(struct slot *s, CURLcode cc)
 		snprintf(err, sizeof(err), "HTTP %ld", status);
 	else if (http_permanent(cc)) {
 		/* A certificate that does not verify will not verify later. */
-		warnx("%s: %s (not retried: fix the host or its certificate)",
+		note("%s: %s (not retried: fix the host or its certificate)",
 		    opt.url, err);
 		receipt(u, status, "fatal", sent_bytes(s), ms, err);
 		fatal = 1;
@@ -661,7 +661,7 @@ finish(struct slot *s, CURLcode cc)
 	if (u->first_fail == 0)
 		u->first_fail = now;
 	if (now - u->first_fail > opt.retry_for) {
-		warnx("%s: giving up after %.0f s of failures (--retry-for): "
+		note("%s: giving up after %.0f s of failures (--retry-for): "
 		    "%s", opt.url, now - u->first_fail, err);
 		receipt(u, status, "gave-up", sent_bytes(s), ms, err);
 		fatal = 1;
@@ -670,7 +670,7 @@ finish(struct slot *s, CURLcode cc)
 	}
 	wait = retry_wait(u->attempts, s->ans.retry_after);
 	if (c.retries <= WARN_LIMIT)
-		warnx("%s; retrying %zu events in %.1f s (attempt %d)", err,
+		note("%s; retrying %zu events in %.1f s (attempt %d)", err,
 		    u->n, wait, u->attempts + 1);
 	receipt(u, status, "retry", sent_bytes(s), ms,
 	    err);
@@ -724,24 +724,38 @@ dispatch(void)
 	return wait;
 }
 
+/*
+ * With a head of the pipeline publishing its figures (amp-unpack -p),
+ * the one line for the whole pipeline: share of the export read,
+ * delivered, rate, ETA, errors.  Else ph-batch's own counts.
+ */
 static void
 show_progress(int final)
 {
-	double now = monotime(), t = now - started;
-	int tty = isatty(STDERR_FILENO);
+	double t = monotime() - started, rate;
+	uint64_t done, total;
+	char e[32];
 
-	if (!opt.progress)
+	if (!opt.progress || !progress_due(final))
 		return;
-	if (!final && now - last_progress < (tty ? 0.5 : 60))
+	rate = t > 0 ? c.delivered / t : 0;
+	if (progress_upstream(&done, &total) && total > 0) {
+		human_hms(e, sizeof(e), done > 0 && total > done ?
+		    t * (total - done) / done : 0);
+		progress_draw(final, "%.0f%% of the export read, %llu "
+		    "delivered, %llu skipped, %.0f events/s, ETA %s, %llu "
+		    "rejected, %llu retries", 100.0 * done / total,
+		    (unsigned long long)c.delivered,
+		    (unsigned long long)(c.skipped + c.dup), rate, e,
+		    (unsigned long long)c.rejected,
+		    (unsigned long long)c.retries);
 		return;
-	last_progress = now;
-	fprintf(stderr, "%sph-batch: %llu delivered, %llu skipped, %llu "
-	    "rejected, %llu retries, %.0f events/s%s",
-	    tty && !final ? "\r" : "",
-	    (unsigned long long)c.delivered,
+	}
+	progress_draw(final, "%llu delivered, %llu skipped, %llu rejected, "
+	    "%llu retries, %.0f events/s", (unsigned long long)c.delivered,
 	    (unsigned long long)(c.skipped + c.dup),
 	    (unsigned long long)c.rejected, (unsigned long long)c.retries,
-	    t > 0 ? c.delivered / t : 0, tty && !final ? "\033[K" : "\n");
+	    rate);
 }
 
 static size_t
@@ -879,7 +893,7 @@ static void
 read_input(struct input *in)
 {
 	if (jdb != NULL && journal_read_begin(jdb) == -1) {
-		warnx("%s", journal_error(jdb));
+		note("%s", journal_error(jdb));
 		fatal = 1;
 		return;
 	}
@@ -1153,6 +1167,10 @@ main(int argc, char *argv[])
 	if (!opt.dry_run)
 		slots = slots_new();
 	stop_on_signals();
+	if (opt.progress) {
+		progress_init("ph-batch");
+		progress_claim();
+	}
 	started = last_refill = monotime();
 	tokens = batch_limit();
 	if (jdb != NULL && !opt.dry_run && journal_lock_sender(jdb,
@@ -1166,7 +1184,7 @@ main(int argc, char *argv[])
 		/* A deleted journal must not turn into a silent full re-send. */
 		if (journal_meta_get(jdb, "host", was, sizeof(was)) == 0 &&
 		    journal_count(jdb) == 0)
-			warnx("%s: new journal: every event will be sent",
+			note("%s: new journal: every event will be sent",
 			    opt.journal_path);
 		token_fp(fp, sizeof(fp));
 		snprintf(host, sizeof(host), "%.*s", (int)(strlen(opt.url) -
@@ -1176,7 +1194,7 @@ main(int argc, char *argv[])
 			errx(EXIT_RUNTIME, "journal %s: %s", opt.journal_path,
 			    err);
 		if (journal_run_begin(jdb, opt.url) == -1)
-			warnx("%s", journal_error(jdb));
+			note("%s", journal_error(jdb));
 	}
 
 	in.files = argc > 0 ? argv : stdin_only;
@@ -1185,15 +1203,16 @@ main(int argc, char *argv[])
 	count_undelivered(&in);
 
 	show_progress(1);
+	progress_release();
 	if (c.dup > 0)
-		warnx("%llu events had a uuid seen earlier in this run and "
+		note("%llu events had a uuid seen earlier in this run and "
 		    "were sent once", (unsigned long long)c.dup);
 	if (c.recent > 0)
-		warnx("%llu events are less than 48 hours old: PostHog asks "
+		note("%llu events are less than 48 hours old: PostHog asks "
 		    "that historical imports be older (they are still "
 		    "billed)", (unsigned long long)c.recent);
 	if (stop_signal)
-		warnx("stopped by signal %d: run the same command again to "
+		note("stopped by signal %d: run the same command again to "
 		    "send the rest", (int)stop_signal);
 	if (!opt.quiet || fatal || c.rejected)
 		fprintf(stderr, "ph-batch: %llu read, %llu %s, %llu "

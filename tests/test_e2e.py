@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, make_sample, prog
+from conftest import BUILD, check_sanitizers, make_sample, prog
 
 SAN = os.environ.get("AMP2PH_BUILD", "build") != "build"
 EVENTS = 3000 if SAN else 8000
@@ -165,3 +165,45 @@ def test_kill9_pipeline_then_rerun(tmp_path, project, capture):
         w = want[e["uuid"]]
         assert (e["event"], e["distinct_id"], e["timestamp"]) == (
             w["event"], w["distinct_id"], w["timestamp"])
+
+
+def test_progress_one_line_for_the_pipeline(tmp_path, capture):
+    """amp-unpack -p | ... | ph-batch -p on one terminal: ph-batch draws
+    the pipeline's line (share of the export, delivered, ETA, errors),
+    amp-unpack stops drawing once it has, and nothing is left in TMPDIR."""
+    import pty
+    import select
+    arch = make_sample(tmp_path / "x.zip", 3000)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    sh = ("%s -p %s | %s | %s -p --host %s --rate 1500/s --batch-size 100"
+          " > /dev/null") % (prog("amp-unpack"), arch, prog("amp-convert"),
+                             prog("ph-batch"), capture.url)
+    master, slave = pty.openpty()
+    env = dict(os.environ, POSTHOG_API_KEY="phc_test", TMPDIR=str(tmpdir))
+    p = subprocess.Popen(["sh", "-c", sh], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 60)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait(60)
+    os.close(master)
+    assert p.returncode == 0, out.decode(errors="replace")
+    check_sanitizers(out)
+    text = out.decode(errors="replace")
+    assert "% of the export read" in text
+    # after ph-batch's first pipeline line, amp-unpack draws no more
+    first = text.index("% of the export read")
+    assert "amp-unpack: " not in text[first:].replace(
+        "amp-unpack: 3000", "")  # its own summary line is not a meter
+    assert list(tmpdir.iterdir()) == []
