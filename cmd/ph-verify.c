@@ -38,6 +38,7 @@
 #include "timestamp.h"
 #include "uuid.h"
 #include "uuidset.h"
+#include "verifysum.h"
 #include "xalloc.h"
 
 #define MAX_LINE	(16 * 1024 * 1024)
@@ -719,43 +720,29 @@ unknown_rest(void)
 static void
 write_summary(void)
 {
+	struct verifysum vs = { .ndays = ndays, .queries = api.queries,
+	    .throttled = api.throttled, .project = (char *)opt.project,
+	    .host = api.app, .checked_at = now_s };
 	struct buf b = { 0 };
 	FILE *fp;
-	char d[16];
-	int first = 1;
 
-	buf_adds(&b, "{\"days\":[");
+	vs.days = xcalloc(ndays ? ndays : 1, sizeof(*vs.days));
 	for (size_t i = 0; i < ndays; i++) {
 		struct day *dy = &days[i];
 
-		day_text(dy->d, d, sizeof(d));
-		buf_printf(&b, "%s{\"day\":\"%s\",\"expected\":%llu,"
-		    "\"present\":%llu,\"missing\":%llu,\"not_visible\":%llu,"
-		    "\"unverified\":%llu,\"duplicates\":%llu}", first ? "" :
-		    ",", d, (unsigned long long)dy->want,
-		    (unsigned long long)dy->present,
-		    (unsigned long long)dy->missing,
-		    (unsigned long long)dy->notvis,
-		    (unsigned long long)dy->unverified,
-		    (unsigned long long)(dy->total > dy->distinct ?
-		    dy->total - dy->distinct : 0));
-		first = 0;
+		vs.days[i] = (struct verifysum_day){ .day = dy->d,
+		    .expected = dy->want, .present = dy->present,
+		    .missing = dy->missing, .not_visible = dy->notvis,
+		    .unverified = dy->unverified, .duplicates = dy->total >
+		    dy->distinct ? dy->total - dy->distinct : 0 };
 	}
-	buf_printf(&b, "],\"totals\":{\"read\":%llu,\"expected\":%llu,"
-	    "\"present\":%llu,\"missing\":%llu,\"not_visible\":%llu,"
-	    "\"unverified\":%llu,\"never_delivered\":%llu,\"duplicates\":%llu,"
-	    "\"bad\":%llu,\"other_lib\":%llu},\"queries\":%llu,"
-	    "\"throttled\":%llu,\"project\":",
-	    (unsigned long long)c.read, (unsigned long long)c.delivered,
-	    (unsigned long long)c.present, (unsigned long long)c.missing,
-	    (unsigned long long)c.notvis, (unsigned long long)c.unverified,
-	    (unsigned long long)c.never, (unsigned long long)c.dups,
-	    (unsigned long long)c.bad, (unsigned long long)c.other_lib,
-	    (unsigned long long)api.queries, (unsigned long long)api.throttled);
-	jsonw_cstr(&b, opt.project);
-	buf_adds(&b, ",\"host\":");
-	jsonw_cstr(&b, api.app);
-	buf_printf(&b, ",\"checked_at\":%lld}\n", (long long)now_s);
+	vs.t = (struct verifysum_totals){ .read = c.read,
+	    .expected = c.delivered, .present = c.present,
+	    .missing = c.missing, .not_visible = c.notvis,
+	    .unverified = c.unverified, .never_delivered = c.never,
+	    .duplicates = c.dups, .bad = c.bad, .other_lib = c.other_lib };
+	verifysum_write(&vs, &b);
+	free(vs.days);
 	if ((fp = fopen(opt.summary, "w")) == NULL)
 		err(EXIT_RUNTIME, "%s", opt.summary);
 	outfile_write(fp, b.p, b.len, opt.summary);

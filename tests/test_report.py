@@ -493,11 +493,17 @@ def test_complete_and_exit_codes(export, tmp_path):
     assert p.returncode == 0, p.stderr
     assert r["complete"] is True and r["totals"]["pending"] == 0
     assert r["totals"]["identity_merges"] == 3
-    assert b"complete: every event" in p.stderr
+    # Acknowledged is not stored: without --verified it says so.
+    assert b"acknowledged, not verified" in p.stderr
+    assert b"complete: every event" not in p.stderr
+    assert r["acknowledged"] is True and r["verified"] is None
+    assert "in_posthog" not in r["days"][0]
     q = report(["-q", "-j", j, "-o", tmp_path / "ok.html"] + src)
     assert q.returncode == 0 and q.stderr == b""
     shown = check_html((tmp_path / "ok.html").read_text())
-    assert "Migration complete" in shown
+    assert "All events acknowledged, not verified as stored" in shown
+    assert "Migration complete" not in shown
+    assert "ph-verify" in shown and "--verified" in shown
 
     # All delivered but one, which ph-batch rejected: 65.
     j2 = make_journal(tmp_path / "most.journal", all_[1:])

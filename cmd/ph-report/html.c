@@ -42,6 +42,8 @@ static const char css[] =
 ".headline h2{font-size:28px;margin:0 0 4px;border:0;padding:0}\n"
 ".headline.ok h2{color:var(--ok)}\n"
 ".headline.bad h2{color:var(--bad)}\n"
+".headline.unv{border-color:#9a6700;background:#fff8c5}\n"
+".headline.unv h2{color:#7d4e00}\n"
 ".cards{display:grid;grid-template-columns:repeat(auto-fit,"
 "minmax(150px,1fr));gap:10px;margin:14px 0}\n"
 ".card{border:1px solid var(--line);border-radius:6px;"
@@ -53,6 +55,7 @@ static const char css[] =
 ".card.drop{border-top-color:var(--drop)}\n"
 ".card.rej{border-top-color:var(--rej)}\n"
 ".card.pen{border-top-color:var(--pen)}\n"
+".card.ph{border-top-color:#0969da}\n"
 "table{border-collapse:collapse;width:100%;font-size:14px;margin:8px 0}\n"
 "th,td{padding:4px 8px;border-bottom:1px solid var(--line);"
 "text-align:left;vertical-align:top}\n"
@@ -62,6 +65,7 @@ static const char css[] =
 "tr.gap td{background:#fff8c5}\n"
 "td.rej{color:var(--rej);font-weight:600}\n"
 "td.pen{color:#9a5b00;font-weight:600}\n"
+"td .miss{color:var(--rej);font-weight:600}\n"
 "em.sp{color:var(--mute)}\n"
 ".nw{white-space:nowrap}\n"
 ".pct{display:inline-block;width:70px;height:9px;background:#eaeef2;"
@@ -235,6 +239,184 @@ pct_cell(struct buf *b, const struct counts *c)
 	    "style=\"width:%.1f%%\"></span></span></td>", p, p);
 }
 
+/* "checked <time> against project P at H" */
+static void
+checked_text(struct buf *b)
+{
+	char when[TS_STRLEN + 1];
+
+	ts_format(vsum.checked_at * 1000000, when);
+	buf_printf(b, "checked %.10s %.8s UTC against project ", when,
+	    when + 11);
+	htmlw_texts(b, vsum.project);
+	buf_adds(b, " at ");
+	htmlw_texts(b, vsum.host);
+}
+
+static void
+not_verified_text(struct buf *b)
+{
+	buf_adds(b, "<p>Not verified as stored: a 200 from capture is not "
+	    "&ldquo;stored&rdquo;. Capture answers before it stores "
+	    "anything, and a token of another project, the wrong cloud or a "
+	    "project over its billing quota all answer 200 and drop the "
+	    "events. To know that PostHog has them, pass the migration's "
+	    "events through <code>ph-verify -j ");
+	htmlw_texts(b, opt.journal);
+	buf_adds(b, " --project ID --summary s.json</code> and give the "
+	    "summary to <code>ph-report --verified s.json</code>.</p>\n");
+}
+
+/* What ph-verify found not there, and what to do about it. */
+static void
+verified_text(struct buf *b)
+{
+	const struct verifysum_totals *t = &vsum.t;
+	const char *sep = ": ";
+
+	buf_printf(b, "<p>In PostHog: %s of %s events (", htmlw_num(
+	    t->present), htmlw_num(t->expected));
+	checked_text(b);
+	buf_adds(b, ")");
+#define PART(v, what) do { if (v) { buf_printf(b, "%s%s %s", sep, \
+	htmlw_num(v), what); sep = ", "; } } while (0)
+	PART(t->missing, "missing");
+	PART(t->not_visible, "not yet visible");
+	PART(t->unverified, "unverified");
+	PART(t->never_delivered, "never delivered");
+	PART(t->other_lib, "without $lib amp2ph, not checked");
+#undef PART
+	buf_adds(b, ".</p>\n");
+	if (t->missing || t->never_delivered) {
+		buf_adds(b, "<p>The repair is the migration's own pipeline "
+		    "with ph-verify before ph-batch: it writes the events "
+		    "PostHog does not have (and forgets them in the journal), "
+		    "and ph-batch sends exactly those again: <code>amp-unpack "
+		    "&hellip; | amp-convert &hellip; | ph-alias -j ");
+		htmlw_texts(b, opt.journal);
+		buf_adds(b, " | ph-verify -j ");
+		htmlw_texts(b, opt.journal);
+		buf_adds(b, " --project ");
+		htmlw_texts(b, vsum.project);
+		buf_adds(b, " --app-host ");
+		htmlw_texts(b, vsum.host);
+		buf_adds(b, " | ph-batch -j ");
+		htmlw_texts(b, opt.journal);
+		buf_adds(b, " &hellip;</code>; then ph-verify "
+		    "<code>--summary</code> again and this report.</p>\n");
+	}
+	if (t->not_visible)
+		buf_adds(b, "<p>Events not yet visible were acknowledged "
+		    "within ph-verify's <code>--settle</code>: PostHog may "
+		    "still be ingesting them. Run ph-verify again later.</p>\n");
+	if (t->unverified)
+		buf_adds(b, "<p>Unverified events could not be checked (the "
+		    "query budget, <code>--max-queries</code>, or a query that "
+		    "failed): run ph-verify again.</p>\n");
+	if (ver.uncovered)
+		buf_printf(b, "<p>%s delivered events of the export are more "
+		    "than ph-verify checked: give it the whole stream "
+		    "(ph-alias's output).</p>\n", htmlw_num(ver.uncovered));
+	if (ver.days_unchecked)
+		buf_printf(b, "<p>%s days of the export with delivered events "
+		    "are not in the summary.</p>\n",
+		    htmlw_num(ver.days_unchecked));
+	if (ver.stale)
+		buf_adds(b, "<p><strong>ph-batch delivered events after this "
+		    "check (the journal's runs): run ph-verify "
+		    "<code>--summary</code> again for the figures of now."
+		    "</strong></p>\n");
+}
+
+/* A day's "in PostHog" cell: present, and what is not there. */
+static void
+ph_cell(struct buf *b, const struct dayc *d)
+{
+	const struct verifysum_day *v = d->ph;
+	const char *sep = " &middot; ";
+
+	if (v == NULL) {
+		buf_adds(b, d->c.v[C_DELIVERED] ? "<td class=\"n pen\">not "
+		    "checked</td>" : "<td class=\"n\">&mdash;</td>");
+		return;
+	}
+	buf_printf(b, "<td class=\"n\">%s", htmlw_num(v->present));
+	if (v->missing)
+		buf_printf(b, "%s<span class=\"miss\">%s missing</span>", sep,
+		    htmlw_num(v->missing));
+	if (v->not_visible)
+		buf_printf(b, "%s<span class=\"miss\">%s not yet visible"
+		    "</span>", sep, htmlw_num(v->not_visible));
+	if (v->unverified)
+		buf_printf(b, "%s<span class=\"miss\">%s unverified</span>",
+		    sep, htmlw_num(v->unverified));
+	buf_adds(b, "</td>");
+}
+
+static int
+day_short(const struct dayc *d)
+{
+	if (d->ph == NULL)
+		return d->c.v[C_DELIVERED] > 0;
+	return d->ph->missing + d->ph->not_visible + d->ph->unverified > 0 ||
+	    d->ph->present < d->ph->expected;
+}
+
+/* Per day: what the export has, what was acknowledged, what is stored. */
+static void
+section_posthog(struct buf *b)
+{
+	size_t n = 0, shown = 0;
+	int all = ndays <= MAXBARS;
+	char d[11];
+
+	for (size_t i = 0; i < ndays; i++)
+		n += day_short(&days[i]);
+	buf_adds(b, "<section id=\"posthog\">\n<h2>In PostHog (ph-verify)"
+	    "</h2>\n<p>What PostHog's query API holds, per UTC day, as "
+	    "ph-verify found it (");
+	checked_text(b);
+	buf_adds(b, "). <em>Checked</em> counts the delivered events "
+	    "ph-verify was given, identity events of ph-alias included; "
+	    "<em>in PostHog</em> those it found stored.</p>\n");
+	if (!all)
+		buf_printf(b, "<p>%s days; those not wholly in PostHog (%s) "
+		    "are listed, all of them in --json.</p>\n",
+		    htmlw_num(ndays), htmlw_num(n));
+	buf_adds(b, "<table><thead><tr><th>day</th><th class=\"n\">in "
+	    "export</th><th class=\"n\">delivered</th><th class=\"n\">"
+	    "checked</th><th class=\"n\">in PostHog</th></tr></thead>\n"
+	    "<tbody>\n");
+	for (size_t i = 0; i < ndays; i++) {
+		const struct dayc *dy = &days[i];
+		int gap = day_short(dy);
+
+		if (!all && (!gap || shown >= GAPROWS))
+			continue;
+		shown++;
+		day_text(dy->day, d);
+		buf_printf(b, "<tr%s><td>%s</td>", gap ? " class=\"gap\"" : "",
+		    d);
+		td_num(b, dy->c.v[C_EXPORT], NULL);
+		td_num(b, dy->c.v[C_DELIVERED], NULL);
+		if (dy->ph != NULL)
+			td_num(b, dy->ph->expected, NULL);
+		else
+			buf_adds(b, "<td class=\"n\">&mdash;</td>");
+		ph_cell(b, dy);
+		buf_adds(b, "</tr>\n");
+	}
+	buf_adds(b, "</tbody></table>\n");
+	if (!all && n > shown)
+		buf_printf(b, "<p>and %s more (all of them in --json).</p>\n",
+		    htmlw_num(n - shown));
+	if (ver.days_outside)
+		buf_printf(b, "<p>%s days of the summary have no event of the "
+		    "export (identity events, or another export).</p>\n",
+		    htmlw_num(ver.days_outside));
+	buf_adds(b, "</section>\n");
+}
+
 static const char counts_head[] =
     "<th class=\"n\">in export</th><th class=\"n\">dropped by rule</th>"
     "<th class=\"n\">delivered</th><th class=\"n\">rejected</th>"
@@ -244,7 +426,6 @@ void
 write_html(struct buf *b)
 {
 	uint64_t pend = st.c.v[C_PENDING], rej = rejected_total();
-	int complete = pend == 0 && rej == 0;
 	char now[TS_STRLEN + 1], d1[11], d2[11];
 	size_t n;
 
@@ -252,8 +433,8 @@ write_html(struct buf *b)
 	buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 	    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
 	    "content=\"width=device-width, initial-scale=1\">\n<title>");
-	buf_printf(b, "Migration report: %s", complete ? "complete" :
-	    "not complete");
+	buf_printf(b, "Migration report: %s", !complete() ? "not complete" :
+	    opt.verified != NULL ? "complete" : "acknowledged, not verified");
 	buf_adds(b, "</title>\n<style>\n");
 	buf_adds(b, css);
 	buf_adds(b, "</style>\n</head>\n<body>\n<header>\n"
@@ -273,33 +454,58 @@ write_html(struct buf *b)
 
 	/* The headline. */
 	buf_printf(b, "<section id=\"headline\" class=\"headline %s\">\n",
-	    complete ? "ok" : "bad");
-	if (complete) {
-		buf_printf(b, "<h2>Migration complete</h2>\n<p>Every event of "
-		    "the "
-		    "export is in PostHog: %s delivered", htmlw_num(
-		    st.c.v[C_DELIVERED]));
+	    !complete() ? "bad" : opt.verified != NULL ? "ok" : "unv");
+	if (complete() && opt.verified != NULL) {
+		buf_printf(b, "<h2>Migration complete</h2>\n<p>In PostHog: all "
+		    "%s events (", htmlw_num(vsum.t.expected));
+		checked_text(b);
+		buf_printf(b, ").</p>\n<p>Every event of the export is in "
+		    "PostHog: %s delivered", htmlw_num(st.c.v[C_DELIVERED]));
+		if (st.c.v[C_DROPPED])
+			buf_printf(b, ", %s dropped by a mapping rule",
+			    htmlw_num(st.c.v[C_DROPPED]));
+		buf_adds(b, "; nothing pending, nothing rejected, nothing "
+		    "missing.</p>\n");
+	} else if (complete()) {
+		buf_printf(b, "<h2>All events acknowledged, not verified as "
+		    "stored</h2>\n<p>Every event of the export was "
+		    "acknowledged by PostHog's capture: %s delivered",
+		    htmlw_num(st.c.v[C_DELIVERED]));
 		if (st.c.v[C_DROPPED])
 			buf_printf(b, ", %s dropped by a mapping rule",
 			    htmlw_num(st.c.v[C_DROPPED]));
 		buf_adds(b, "; nothing pending, nothing rejected.</p>\n");
+		not_verified_text(b);
 	} else {
-		buf_printf(b, "<h2>Migration not complete: %s pending, %s "
-		    "rejected"
-		    "</h2>\n<p>", htmlw_num(pend), htmlw_num(rej));
-		buf_printf(b, "%s of %s events of the export are in PostHog "
-		    "(%s dropped by a mapping rule).", htmlw_num(
-		    st.c.v[C_DELIVERED]), htmlw_num(st.c.v[C_EXPORT]),
-		    htmlw_num(st.c.v[C_DROPPED]));
-		if (pend)
-			buf_adds(b, " Pending events were never acknowledged "
-			    "by PostHog: run the same pipeline again to send "
-			    "them.");
-		if (rej)
-			buf_adds(b, " Rejected events will not be sent as "
-			    "they are: see <a href=\"#rejects\">rejects by "
-			    "reason</a>.");
-		buf_adds(b, "</p>\n");
+		buf_adds(b, "<h2>Migration not complete: ");
+		if (!acknowledged())
+			buf_printf(b, "%s pending, %s rejected", htmlw_num(pend),
+			    htmlw_num(rej));
+		if (opt.verified != NULL && !ver.complete)
+			buf_printf(b, "%s%s not in PostHog", acknowledged() ? "" :
+			    ", ", htmlw_num(ver.not_there + ver.uncovered));
+		buf_adds(b, "</h2>\n");
+		if (!acknowledged()) {
+			buf_printf(b, "<p>%s of %s events of the export were "
+			    "acknowledged by PostHog's capture (%s dropped by "
+			    "a mapping rule).", htmlw_num(st.c.v[C_DELIVERED]),
+			    htmlw_num(st.c.v[C_EXPORT]),
+			    htmlw_num(st.c.v[C_DROPPED]));
+			if (pend)
+				buf_adds(b, " Pending events were never "
+				    "acknowledged by PostHog (or ph-verify "
+				    "found them missing and forgot them): run "
+				    "the same pipeline again to send them.");
+			if (rej)
+				buf_adds(b, " Rejected events will not be sent "
+				    "as they are: see <a href=\"#rejects\">"
+				    "rejects by reason</a>.");
+			buf_adds(b, "</p>\n");
+		}
+		if (opt.verified != NULL)
+			verified_text(b);
+		else
+			not_verified_text(b);
 	}
 	if (st.c.v[C_EXPORT] == 0)
 		buf_adds(b, "<p><strong>The export read has no events: is it "
@@ -317,6 +523,10 @@ write_html(struct buf *b)
 	card(b, "", st.c.v[C_EXPORT], "events in the export");
 	card(b, "drop", st.c.v[C_DROPPED], "dropped by a mapping rule");
 	card(b, "del", st.c.v[C_DELIVERED], "delivered");
+	if (opt.verified != NULL) {
+		card(b, "ph", vsum.t.present, "in PostHog (ph-verify)");
+		card(b, "rej", ver.not_there, "not in PostHog");
+	}
 	card(b, "rej", rej, "rejected");
 	card(b, "pen", pend, "pending");
 	card(b, "", merges(), "identity merges sent");
@@ -383,6 +593,9 @@ write_html(struct buf *b)
 			    htmlw_num(n - shown));
 	}
 	buf_adds(b, "</section>\n");
+
+	if (opt.verified != NULL)
+		section_posthog(b);
 
 	/* Per event type. */
 	struct etype **tv = sorted_types(&n);
@@ -617,6 +830,11 @@ write_html(struct buf *b)
 	    "<em>dropped</em> if a mapping rule drops it, <em>rejected</em> "
 	    "if amp-convert refuses it or a rejects file names it, and "
 	    "<em>pending</em> otherwise.</li>\n");
+	buf_adds(b, "<li><em>Delivered</em> means acknowledged: PostHog's "
+	    "capture answered 2xx to the request that carried the event, "
+	    "which it does before storing anything. Only PostHog's query "
+	    "API can say <em>stored</em>: ph-verify asks it, and "
+	    "<code>--verified</code> shows what it found.</li>\n");
 	buf_printf(b, "<li>%s lines read, %s blank. %s delivered lines share "
 	    "their uuid with an earlier line (overlapping exports: PostHog "
 	    "keeps one).</li>\n", htmlw_num(st.lines), htmlw_num(st.blank),

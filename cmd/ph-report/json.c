@@ -138,6 +138,107 @@ json_counts(struct buf *b, const struct counts *c, int *first)
 	}
 }
 
+/* A summary day's figures, or null. */
+static void
+json_ph(struct buf *b, const struct verifysum_day *d)
+{
+	int g = 1;
+
+	if (d == NULL) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_addc(b, '{');
+	jsonw_key(b, "expected", &g);
+	jsonw_u64(b, d->expected);
+	jsonw_key(b, "present", &g);
+	jsonw_u64(b, d->present);
+	jsonw_key(b, "missing", &g);
+	jsonw_u64(b, d->missing);
+	jsonw_key(b, "not_visible", &g);
+	jsonw_u64(b, d->not_visible);
+	jsonw_key(b, "unverified", &g);
+	jsonw_u64(b, d->unverified);
+	jsonw_key(b, "duplicates", &g);
+	jsonw_u64(b, d->duplicates);
+	buf_addc(b, '}');
+}
+
+/* What ph-verify found, and what ph-report makes of it; null without. */
+static void
+json_verified(struct buf *b)
+{
+	const struct verifysum_totals *t = &vsum.t;
+	char d[11];
+	int g = 1, h = 1;
+
+	if (opt.verified == NULL) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_addc(b, '{');
+	jsonw_key(b, "complete", &g);
+	buf_adds(b, ver.complete ? "true" : "false");
+	jsonw_key(b, "file", &g);
+	jstrs(b, opt.verified);
+	jsonw_key(b, "project", &g);
+	jstrs(b, vsum.project);
+	jsonw_key(b, "host", &g);
+	jstrs(b, vsum.host);
+	jsonw_key(b, "checked_at", &g);
+	buf_printf(b, "%lld", (long long)vsum.checked_at);
+	jsonw_key(b, "stale", &g);
+	buf_adds(b, ver.stale ? "true" : "false");
+	jsonw_key(b, "totals", &g);
+	buf_addc(b, '{');
+	jsonw_key(b, "read", &h);
+	jsonw_u64(b, t->read);
+	jsonw_key(b, "expected", &h);
+	jsonw_u64(b, t->expected);
+	jsonw_key(b, "present", &h);
+	jsonw_u64(b, t->present);
+	jsonw_key(b, "missing", &h);
+	jsonw_u64(b, t->missing);
+	jsonw_key(b, "not_visible", &h);
+	jsonw_u64(b, t->not_visible);
+	jsonw_key(b, "unverified", &h);
+	jsonw_u64(b, t->unverified);
+	jsonw_key(b, "never_delivered", &h);
+	jsonw_u64(b, t->never_delivered);
+	jsonw_key(b, "duplicates", &h);
+	jsonw_u64(b, t->duplicates);
+	jsonw_key(b, "bad", &h);
+	jsonw_u64(b, t->bad);
+	jsonw_key(b, "other_lib", &h);
+	jsonw_u64(b, t->other_lib);
+	buf_addc(b, '}');
+	jsonw_key(b, "queries", &g);
+	jsonw_u64(b, vsum.queries);
+	jsonw_key(b, "throttled", &g);
+	jsonw_u64(b, vsum.throttled);
+	jsonw_key(b, "not_in_posthog", &g);
+	jsonw_u64(b, ver.not_there);
+	jsonw_key(b, "delivered_not_checked", &g);
+	jsonw_u64(b, ver.uncovered);
+	jsonw_key(b, "export_days_not_checked", &g);
+	jsonw_u64(b, ver.days_unchecked);
+	jsonw_key(b, "days_not_in_export", &g);
+	buf_addc(b, '[');
+	h = 1;
+	for (size_t i = 0, k = 0; i < vsum.ndays; i++) {
+		while (k < ndays && days[k].day < vsum.days[i].day)
+			k++;
+		if (k < ndays && days[k].day == vsum.days[i].day)
+			continue;
+		if (!h)
+			buf_addc(b, ',');
+		h = 0;
+		day_text(vsum.days[i].day, d);
+		jsonw_cstr(b, d);
+	}
+	buf_adds(b, "]}");
+}
+
 void
 write_json(struct buf *b)
 {
@@ -147,8 +248,7 @@ write_json(struct buf *b)
 
 	buf_addc(b, '{');
 	jsonw_key(b, "complete", &f);
-	buf_adds(b, st.c.v[C_PENDING] == 0 && rejected_total() == 0 ?
-	    "true" : "false");
+	buf_adds(b, complete() ? "true" : "false");
 	jsonw_key(b, "journal", &f);
 	jstrs(b, opt.journal);
 	jsonw_key(b, "inputs", &f);
@@ -205,6 +305,10 @@ write_json(struct buf *b)
 		day_text(days[i].day, d);
 		jsonw_cstr(b, d);
 		json_counts(b, &days[i].c, &g);
+		if (opt.verified != NULL) {
+			jsonw_key(b, "in_posthog", &g);
+			json_ph(b, days[i].ph);
+		}
 		buf_addc(b, '}');
 	}
 	buf_addc(b, ']');
@@ -378,5 +482,12 @@ write_json(struct buf *b)
 		}
 		buf_addc(b, '}');
 	}
-	buf_adds(b, "]}\n");
+	buf_addc(b, ']');
+
+	/* Added with --verified: the keys above keep their order. */
+	jsonw_key(b, "acknowledged", &f);
+	buf_adds(b, acknowledged() ? "true" : "false");
+	jsonw_key(b, "verified", &f);
+	json_verified(b);
+	buf_adds(b, "}\n");
 }

@@ -3,8 +3,11 @@
  * lines again, gives each the uuid amp-convert gives it (common/ampevent),
  * looks it up in the journal, and tallies per day and per event type what
  * was exported, dropped by a rule, delivered, rejected and still pending.
- * Writes one self-contained HTML page (or the same figures as JSON), a
- * summary on stderr, and exits 0 only when nothing is pending or rejected.
+ * Given ph-verify's summary (--verified), says per day how many of them
+ * PostHog's query API found stored.  Writes one self-contained HTML page
+ * (or the same figures as JSON), a summary on stderr, and exits 0 only
+ * when nothing is pending or rejected and, given --verified, PostHog
+ * has every event.
  *
  * Memory holds counters, not events: per day, per event type (at most
  * MAXTYPES), per reject reason (at most MAXREASONS), the keys of the
@@ -13,7 +16,7 @@
  * from the export.
  *
  * This file reads, through common/ (ampevent, journal, rejects,
- * receipt); tally.c counts; html.c and json.c write (report.h).
+ * receipt, verifysum); tally.c counts; html.c and json.c write (report.h).
  */
 #include <err.h>
 #include <getopt.h>
@@ -36,6 +39,7 @@
 #include "utf8.h"
 #include "uuid.h"
 #include "uuidset.h"
+#include "verifysum.h"
 #include "xalloc.h"
 
 #include "report.h"
@@ -47,19 +51,19 @@ struct options	 opt = { .maxline = MAXLINE_DEFAULT, .by = "auto" };
 static struct amp_rules	 rules;
 static struct json_parser *parser, *parser2;
 
-static void
-usage(void)
+static void __attribute__((noreturn))
+usage(FILE *fp, int status)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: ph-report [-q] -j journal [--rejects file] [--receipts "
-	    "file]"
-	    " [--json]\n"
-	    "                 [-o file] [--list file] "
-	    "[--by auto|day|week|month|year]\n"
-	    "                 [--drop event] [--keep event] [--rename old=new]"
-	    " [--max-line bytes]\n"
-	    "                 [file ...]\n");
-	exit(EXIT_USAGE);
+	    "file]\n"
+	    "                 [--verified file] [--json] [-o file] [--list "
+	    "file]\n"
+	    "                 [--by auto|day|week|month|year] [--drop event] "
+	    "[--keep event]\n"
+	    "                 [--rename old=new] [--max-line bytes] "
+	    "[file ...]\n");
+	exit(status);
 }
 
 static void
@@ -472,6 +476,57 @@ read_runs(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* ph-verify's summary (--verified)                                    */
+
+#define SUMMARY_MAX	(256 * 1024 * 1024)
+
+/* Read and check it before the export: a bad file stops at once. */
+static void
+read_verified(void)
+{
+	struct buf b = { 0 };
+	char e[512];
+	FILE *fp;
+	size_t n;
+
+	if ((fp = fopen(opt.verified, "r")) == NULL)
+		err(EXIT_RUNTIME, "--verified %s", opt.verified);
+	for (;;) {
+		buf_grow(&b, 65536);
+		n = fread(b.p + b.len, 1, 65536, fp);
+		b.len += n;
+		if (n < 65536)
+			break;
+		if (b.len > SUMMARY_MAX)
+			errx(EXIT_RUNTIME, "--verified %s: larger than %d MiB: "
+			    "not a summary of ph-verify --summary", opt.verified,
+			    SUMMARY_MAX >> 20);
+	}
+	if (ferror(fp))
+		err(EXIT_RUNTIME, "--verified %s", opt.verified);
+	fclose(fp);
+	if (verifysum_parse(b.p, b.len, &vsum, e, sizeof(e)) == -1)
+		errx(EXIT_RUNTIME, "--verified %s: %s", opt.verified, e);
+	buf_free(&b);
+}
+
+/* A check of another project than the journal's says nothing of it. */
+static void
+verified_project(void)
+{
+	char jp[64];
+	int r = journal_meta_get(jdb, "project", jp, sizeof(jp));
+
+	if (r == -1)
+		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
+		    journal_error(jdb));
+	if (r == 1 && strcmp(jp, vsum.project) != 0)
+		errx(EXIT_RUNTIME, "--verified %s: a check of project %s, but "
+		    "journal %s belongs to project %s", opt.verified,
+		    vsum.project, opt.journal, jp);
+}
+
+/* ------------------------------------------------------------------ */
 /* Output                                                              */
 
 static void
@@ -493,9 +548,11 @@ write_out(struct buf *b)
 static void
 summary(void)
 {
+	const struct verifysum_totals *t = &vsum.t;
 	uint64_t pend = st.c.v[C_PENDING], rej = rejected_total();
+	char when[TS_STRLEN + 1];
 
-	if (opt.quiet && pend == 0 && rej == 0 && st.c.v[C_EXPORT] > 0)
+	if (opt.quiet && complete() && st.c.v[C_EXPORT] > 0)
 		return;
 	fprintf(stderr, "ph-report: %llu events in the export: %llu "
 	    "delivered, %llu dropped by rule, %llu rejected, %llu pending",
@@ -509,20 +566,50 @@ summary(void)
 		    (unsigned long long)st.outside);
 	fprintf(stderr, "; %llu identity merges sent\n",
 	    (unsigned long long)merges());
+	if (opt.verified != NULL) {
+		ts_format(vsum.checked_at * 1000000, when);
+		fprintf(stderr, "ph-report: in PostHog (ph-verify, %.10s %.8s "
+		    "UTC, project %s): %llu of %llu events checked, %llu "
+		    "missing, %llu not yet visible, %llu unverified\n", when,
+		    when + 11, vsum.project, (unsigned long long)t->present,
+		    (unsigned long long)t->expected,
+		    (unsigned long long)t->missing,
+		    (unsigned long long)t->not_visible,
+		    (unsigned long long)t->unverified);
+		if (ver.stale)
+			warnx("ph-batch delivered events after this check: "
+			    "run ph-verify --summary again");
+		if (ver.uncovered)
+			warnx("%llu delivered events of the export were not "
+			    "checked: give ph-verify the whole stream",
+			    (unsigned long long)ver.uncovered);
+	}
 	if (st.c.v[C_EXPORT] == 0)
 		warnx("the export read has no events: is it the right one?");
 	if (st.dropped_delivered)
 		warnx("%llu events dropped by the rules given are in the "
 		    "journal: were amp-convert's --drop/--keep/--rename the "
 		    "same?", (unsigned long long)st.dropped_delivered);
-	if (pend == 0 && rej == 0)
+	if (!acknowledged())
+		fprintf(stderr, "ph-report: NOT complete: %llu pending%s, "
+		    "%llu rejected%s%s\n", (unsigned long long)pend,
+		    pend ? " (run the pipeline again)" : "",
+		    (unsigned long long)rej, rej ? " (see the report)" : "",
+		    opt.verified != NULL && !ver.complete ? "; not all in "
+		    "PostHog" : "");
+	else if (opt.verified == NULL)
+		fprintf(stderr, "ph-report: acknowledged, not verified: every "
+		    "event of the export was acknowledged by PostHog's "
+		    "capture, which does not say it is stored (check with "
+		    "ph-verify --summary, then ph-report --verified)\n");
+	else if (ver.complete)
 		fprintf(stderr, "ph-report: complete: every event of the "
 		    "export is in PostHog\n");
 	else
-		fprintf(stderr, "ph-report: NOT complete: %llu pending%s, "
-		    "%llu rejected%s\n", (unsigned long long)pend,
-		    pend ? " (run the pipeline again)" : "",
-		    (unsigned long long)rej, rej ? " (see the report)" : "");
+		fprintf(stderr, "ph-report: NOT complete: not all in PostHog "
+		    "(repair: ... | ph-alias -j %s | ph-verify -j %s "
+		    "--project %s ... | ph-batch -j %s ...)\n", opt.journal,
+		    opt.journal, vsum.project, opt.journal);
 }
 
 int
@@ -542,6 +629,7 @@ main(int argc, char *argv[])
 		{ "receipts",	required_argument,	NULL, 'r' },
 		{ "rejects",	required_argument,	NULL, 'x' },
 		{ "rename",	required_argument,	NULL, 'R' },
+		{ "verified",	required_argument,	NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -599,19 +687,27 @@ main(int argc, char *argv[])
 				errx(EXIT_USAGE, "--rename: expected OLD=NEW, "
 				    "got %s", optarg);
 			break;
+		case 'v':
+			if (opt.verified != NULL)
+				errx(EXIT_USAGE, "--verified: one summary only "
+				    "(the latest ph-verify --summary of the "
+				    "whole stream)");
+			opt.verified = optarg;
+			break;
 		case 'V':
 			cli_version("ph-report");
 			return 0;
 		case 'h':
+			usage(stdout, 0);
 		default:
-			usage();
+			usage(stderr, EXIT_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (opt.journal == NULL) {
 		warnx("-j journal is required");
-		usage();
+		usage(stderr, EXIT_USAGE);
 	}
 	for (int i = 0; i < argc; i++)
 		add_arg(&opt.inputs, &opt.ninputs, argv[i]);
@@ -620,7 +716,11 @@ main(int argc, char *argv[])
 		errx(EXIT_USAGE, "--list - and the report cannot both go to "
 		    "the standard output: give -o");
 
+	if (opt.verified != NULL)
+		read_verified();
 	journal_begin();
+	if (opt.verified != NULL)
+		verified_project();
 	list_open();
 	parser = json_parser_new();
 	parser2 = json_parser_new();
@@ -643,6 +743,7 @@ main(int argc, char *argv[])
 		failed = 1;
 
 	tally_finish();
+	tally_verified();
 	if (opt.json)
 		write_json(&out);
 	else
@@ -664,6 +765,8 @@ main(int argc, char *argv[])
 	if (failed)
 		return EXIT_RUNTIME;
 	if (st.c.v[C_PENDING] > 0)
+		return EXIT_RUNTIME;
+	if (opt.verified != NULL && !ver.complete)
 		return EXIT_RUNTIME;
 	return rejected_total() > 0 ? EXIT_DATAERR : 0;
 }

@@ -3,7 +3,9 @@
  * ph-report.c reads the export, the rejects files, the receipts and the
  * journal (through common/) and hands what it learns to tally.c, which
  * owns the counters; html.c and json.c only read them, so the page and
- * --json always show the same figures.  Private to cmd/ph-report/.
+ * --json always show the same figures.  Given --verified, ph-verify's
+ * summary (common/verifysum) says what PostHog stores, per day.
+ * Private to cmd/ph-report/.
  */
 #ifndef REPORT_H
 #define REPORT_H
@@ -14,6 +16,7 @@
 #include "buf.h"
 #include "journal.h"
 #include "receipt.h"
+#include "verifysum.h"
 
 #define MAXTYPES	500	/* distinct event types; the rest: (other) */
 #define MAXREASONS	100	/* distinct reject reasons; the rest folded */
@@ -36,7 +39,7 @@ struct counts {
 /* Options (ph-report.c) and totals (tally.c) */
 
 struct options {
-	const char	*journal, *output, *list, *by;
+	const char	*journal, *output, *list, *by, *verified;
 	const char	**rejects, **receipts, **inputs;
 	size_t		 nrejects, nreceipts, ninputs;
 	int		 json, quiet;
@@ -74,6 +77,7 @@ extern size_t		 ntypes;
 struct dayc {
 	int64_t		day;
 	struct counts	c;
+	const struct verifysum_day *ph;	/* --verified: its day, or NULL */
 };
 extern struct dayc	*days;	/* sorted by tally_finish */
 extern size_t		 ndays;
@@ -133,6 +137,20 @@ extern const char *const run_cols[8];
 extern size_t		 nruns;		/* listed: the latest MAXRUNS */
 extern uint64_t		 runs_total;
 
+/* What ph-verify found (--verified), and what that makes of it */
+
+extern struct verifysum	vsum;	/* the summary read */
+
+struct verified {
+	int		complete;	/* PostHog has every event checked */
+	int		stale;		/* ph-batch delivered since the check */
+	uint64_t	not_there;	/* missing, not visible, unverified... */
+	uint64_t	uncovered;	/* delivered uuids beyond those checked */
+	size_t		days_outside;	/* summary days with no export event */
+	size_t		days_unchecked;	/* export days delivered, not checked */
+};
+extern struct verified	ver;
+
 /* Periods for the chart */
 
 struct period {
@@ -156,6 +174,8 @@ void		 tally_receipt(const struct receipt *);
 int		 tally_run(const struct journal_runrow *, void *);
 /* After the last tally: days sorted, periods made. */
 void		 tally_finish(void);
+/* After tally_finish, given --verified: the days matched, ver made. */
+void		 tally_verified(void);
 void		 tally_free(void);
 
 /* tally.c: what the writers ask */
@@ -167,6 +187,10 @@ struct reason	**sorted_reasons(size_t *);
 uint64_t	 rejected_total(void);
 const char	*from_text(unsigned);
 uint64_t	 merges(void);
+/* Nothing pending or rejected: all acknowledged by PostHog's capture. */
+int		 acknowledged(void);
+/* Exit 0: acknowledged and, given --verified, all in PostHog. */
+int		 complete(void);
 
 /* json.c: --json and --list */
 void		 jstr(struct buf *, const char *, size_t);

@@ -547,9 +547,65 @@ tally_finish(void)
 	make_periods();
 }
 
+/* ------------------------------------------------------------------ */
+/* What ph-verify found                                                */
+
+struct verifysum	 vsum;
+struct verified		 ver;
+
+void
+tally_verified(void)
+{
+	const struct verifysum_totals *t = &vsum.t;
+	size_t matched = 0;
+
+	if (opt.verified == NULL)
+		return;
+	for (size_t i = 0; i < ndays; i++) {
+		days[i].ph = verifysum_day(&vsum, days[i].day);
+		if (days[i].ph != NULL)
+			matched++;
+		else if (days[i].c.v[C_DELIVERED] > 0)
+			ver.days_unchecked++;
+	}
+	ver.days_outside = vsum.ndays - matched;
+	ver.not_there = t->missing + t->not_visible + t->unverified +
+	    t->never_delivered + t->other_lib;
+	if (t->expected > t->present + t->missing + t->not_visible +
+	    t->unverified)
+		ver.not_there += t->expected - (t->present + t->missing +
+		    t->not_visible + t->unverified);
+	ver.uncovered = st.delivered_distinct > t->expected ?
+	    st.delivered_distinct - t->expected : 0;
+	ver.complete = ver.not_there == 0 && ver.uncovered == 0 &&
+	    ver.days_unchecked == 0 && t->present == t->expected;
+	/* A run of ph-batch that delivered after the check: out of date. */
+	for (size_t i = 0; i < nruns; i++) {
+		const struct run *r = run_at(i);
+		int64_t us;
+
+		if (r->n[1] > 0 && ts_parse(r->updated, strlen(r->updated),
+		    &us) == 0 && us / 1000000 > vsum.checked_at)
+			ver.stale = 1;
+	}
+}
+
+int
+acknowledged(void)
+{
+	return st.c.v[C_PENDING] == 0 && rejected_total() == 0;
+}
+
+int
+complete(void)
+{
+	return acknowledged() && (opt.verified == NULL || ver.complete);
+}
+
 void
 tally_free(void)
 {
+	verifysum_free(&vsum);
 	for (size_t i = 0; i < ntypes; i++) {
 		free(types[i].name);
 		free(types[i].ph);
