@@ -30,8 +30,12 @@
 #include "zip.h"
 
 #define CHUNK		(256 * 1024)
-/* A line longer than this is passed on in pieces rather than held. */
+/*
+ * Bytes of a member held in memory until its check passes; past that its
+ * older whole lines wait in the spool, a temporary file.
+ */
 #define MAXHOLD		(64 * 1024 * 1024)
+#define HOLD_ENV	"AMP2PH_UNPACK_HOLD"
 
 struct strv {
 	char	**v;
@@ -41,8 +45,28 @@ struct strv {
 static int	 listflag, progressflag, strictflag;
 static int64_t	 since = INT64_MIN, until = INT64_MAX;
 static int	 dataerr, runerr;
+
+/*
+ * The hold.  A bit flipped in a member can leave valid JSON with a wrong
+ * value under the event's own uuid, and once delivered the journal keeps
+ * a good copy from ever replacing it: so no byte goes out before the
+ * check that covers it has passed (struct src's verified count), and a
+ * member that fails gives nothing.  The newest held bytes are in lbuf
+ * (llen of them); when more than holdmax are held, the older whole lines
+ * move to the spool, an unlinked file in $TMPDIR, so memory stays
+ * bounded whatever the size of a member.  The common case, a member that fits, is read
+ * straight into lbuf and written from there: no copy beyond the hold.
+ */
 static char	*lbuf;
-static size_t	 lcap;
+static size_t	 lcap, llen;
+static size_t	 holdmax = MAXHOLD;
+static int	 spoolfd = -1;
+static uint64_t	 spooled;	/* bytes in the spool, older than lbuf's */
+static uint64_t	 spool_lines;	/* newlines among them */
+static int	 spool_nl;	/* the spool ends with a newline */
+static char	*sbuf;		/* for copying the spool out */
+static int	 midline;	/* stdout ends inside a line of this src */
+static uint64_t	 written;	/* lines of this src written, if counted */
 
 static void __attribute__((noreturn))
 usage(FILE *fp, int status)
@@ -138,65 +162,195 @@ write_out(const char *p, size_t n)
 	outfile_write(stdout, p, n, "stdout");
 }
 
-/*
- * Copy the lines of s to stdout.  Only whole lines are written, so a
- * member that breaks off mid-line leaves no fragment behind; a last line
- * without its newline gets one.  Returns 0, or -1 with s->errmsg set.
- */
-static int
-copy_lines(struct src *s, uint64_t *lines, int *cut_line, int *dropped)
+static uint64_t
+count_lines(const char *p, size_t n)
 {
-	size_t len = 0;
-	int midline = 0;	/* part of the current line already written */
+	const char *end = p + n;
+	uint64_t c = 0;
+
+	while ((p = memchr(p, '\n', end - p)) != NULL) {
+		c++;
+		p++;
+	}
+	return c;
+}
+
+static void
+spool_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	snprintf(path, sizeof(path), "%s/amp-unpack.XXXXXX", dir);
+	if ((spoolfd = mkstemp(path)) == -1)
+		err(EXIT_RUNTIME, "temporary file in %s", dir);
+	/* Unlinked at once: nothing is left behind, even after a kill. */
+	if (unlink(path) == -1)
+		err(EXIT_RUNTIME, "%s", path);
+	sbuf = xmalloc(CHUNK);
+}
+
+/* Move the first n bytes of lbuf to the end of the spool. */
+static void
+spool_add(size_t n)
+{
+	size_t done = 0;
+	ssize_t w;
+
+	if (n == 0)
+		return;
+	if (spoolfd == -1)
+		spool_open();
+	while (done < n) {
+		w = pwrite(spoolfd, lbuf + done, n - done, spooled + done);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			err(EXIT_RUNTIME, "temporary file");
+		done += w;
+	}
+	spooled += n;
+	spool_lines += count_lines(lbuf, n);
+	spool_nl = lbuf[n - 1] == '\n';
+	memmove(lbuf, lbuf + n, llen - n);
+	llen -= n;
+}
+
+static void
+spool_drop(void)
+{
+	if (spooled == 0)
+		return;
+	/* Truncated, not kept: the disk holds one member at most. */
+	if (ftruncate(spoolfd, 0) == -1)
+		err(EXIT_RUNTIME, "temporary file");
+	spooled = spool_lines = 0;
+	spool_nl = 0;
+}
+
+static void
+spool_out(void)
+{
+	uint64_t off = 0;
 	ssize_t n;
 
-	*lines = 0;
-	*cut_line = 0;
-	*dropped = 0;
-	for (;;) {
-		if (lcap - len < CHUNK) {
-			if (len >= MAXHOLD) {
-				write_out(lbuf, len);
-				len = 0;
-				midline = 1;
-			} else {
-				lcap = lcap ? lcap * 2 : 4 * CHUNK;
-				lbuf = xrealloc(lbuf, lcap);
-			}
+	if (spooled == 0)
+		return;
+	while (off < spooled) {
+		size_t want = spooled - off < CHUNK ? spooled - off : CHUNK;
+
+		n = pread(spoolfd, sbuf, want, off);
+		if (n == -1 && errno == EINTR)
 			continue;
+		if (n <= 0)
+			err(EXIT_RUNTIME, "temporary file");
+		write_out(sbuf, n);
+		off += n;
+	}
+	written += spool_lines;
+	midline = !spool_nl;
+	spool_drop();
+}
+
+/* Write the first n bytes of lbuf, after the spool they follow. */
+static void
+mem_out(size_t n, int count)
+{
+	spool_out();
+	if (n == 0)
+		return;
+	write_out(lbuf, n);
+	if (count)
+		written += count_lines(lbuf, n);
+	midline = lbuf[n - 1] != '\n';
+	memmove(lbuf, lbuf + n, llen - n);
+	llen -= n;
+}
+
+/*
+ * The first v of the held bytes passed their checks: write their whole
+ * lines.  A line is written only when all of it is checked, so a
+ * member that fails cannot end a good one's last line with its bytes.
+ */
+static void
+release(uint64_t v)
+{
+	char *nl;
+
+	if (v > spooled &&
+	    (nl = memrchr(lbuf, '\n', v - spooled)) != NULL)
+		mem_out(nl + 1 - lbuf, 1);
+	else if (v >= spooled && spool_nl)
+		spool_out();
+}
+
+/* How many of the held bytes, total having been read from s, are good. */
+static uint64_t
+checked(struct src *s, uint64_t total)
+{
+	uint64_t base = total - llen - spooled;	/* of the first held byte */
+	uint64_t v = s->verified < total ? s->verified : total;
+
+	return v > base ? v - base : 0;
+}
+
+/*
+ * Copy the lines of s to stdout, each once all of its bytes are checked;
+ * with whole, only once all of s is (a zip member: one CRC for all of
+ * it).  Even a line longer than the hold waits for its end, in the
+ * spool: output never stops inside a line.  A last line without its
+ * newline gets one.  Returns 0, or -1 with s->errmsg set, having written
+ * nothing that was not checked, and in *lines how many lines were.
+ */
+static int
+copy_lines(struct src *s, int whole, uint64_t *lines)
+{
+	uint64_t total = 0, v;
+	ssize_t n;
+
+	llen = 0;
+	midline = 0;
+	written = 0;
+	for (;;) {
+		if (lcap - llen < CHUNK && lcap < holdmax + CHUNK) {
+			lcap = lcap ? lcap * 2 : 4 * CHUNK;
+			if (lcap > holdmax + CHUNK)
+				lcap = holdmax + CHUNK;
+			lbuf = xrealloc(lbuf, lcap);
 		}
-		if ((n = src_read(s, (unsigned char *)lbuf + len,
-		    lcap - len)) == -1) {
-			if (midline) {
-				write_out("\n", 1);
-				*cut_line = 1;
-			} else
-				*dropped = len > 0;
-			return -1;
-		}
-		progress_tick();
-		if (n == 0)
+		if ((n = src_read(s, (unsigned char *)lbuf + llen,
+		    lcap - llen)) == -1)
 			break;
-		char *p = lbuf + len, *end = p + n, *last = NULL, *q;
-		for (q = p; (q = memchr(q, '\n', end - q)) != NULL; q++) {
-			(*lines)++;
-			last = q;
+		progress_tick();
+		if (n == 0) {
+			/* The end: every check has passed. */
+			mem_out(llen, 0);
+			if (midline)
+				write_out("\n", 1);
+			return 0;
 		}
-		len += n;
-		if (last != NULL) {
-			size_t whole = last + 1 - lbuf;
-			write_out(lbuf, whole);
-			memmove(lbuf, lbuf + whole, len - whole);
-			len -= whole;
-			midline = 0;
+		llen += n;
+		total += n;
+		if (!whole && (v = checked(s, total)) > 0)
+			release(v);
+		if (llen >= holdmax) {
+			/* Whole lines if there are any; a huge one as it is. */
+			char *nl = memrchr(lbuf, '\n', llen);
+			spool_add(nl != NULL ? (size_t)(nl + 1 - lbuf) : llen);
 		}
 	}
-	if (len > 0 || midline) {
-		write_out(lbuf, len);
-		write_out("\n", 1);
-		(*lines)++;
-	}
-	return 0;
+	/*
+	 * Nothing unchecked goes out; but the failing read may have found
+	 * the end of a good gzip member first, its bytes already held.
+	 */
+	if (!whole && (v = checked(s, total)) > 0)
+		release(v);
+	llen = 0;
+	spool_drop();
+	*lines = written;
+	return -1;
 }
 
 /* Lines of a member or file, decompressing it if it is gzip. */
@@ -206,7 +360,7 @@ emit(struct src *raw, const char *where, const char *what)
 	unsigned char head[4];
 	struct src *s;
 	uint64_t lines;
-	int cut, dropped;
+	int gz;
 	ssize_t n;
 
 	if ((n = src_peek(raw, head, sizeof(head), &s)) == -1) {
@@ -218,7 +372,7 @@ emit(struct src *raw, const char *where, const char *what)
 		src_free(s);
 		return;
 	}
-	if (gzip_magic(head, n))
+	if ((gz = gzip_magic(head, n)))
 		s = src_gunzip(s);
 	else if (zip_magic(head, n)) {
 		bad(where, what, "a zip inside a zip is not read; unzip the "
@@ -226,13 +380,21 @@ emit(struct src *raw, const char *where, const char *what)
 		src_free(s);
 		return;
 	}
-	if (copy_lines(s, &lines, &cut, &dropped) == -1) {
+	/* A zip member (what is set) is one unit: written whole or not. */
+	if (copy_lines(s, what != NULL, &lines) == -1) {
 		char msg[512];
 
-		snprintf(msg, sizeof(msg), "%s; %llu whole lines were written "
-		    "before it%s", s->errmsg, (unsigned long long)lines,
-		    cut ? ", then a line cut short (it will not parse)" :
-		    dropped ? ", the cut-off line was dropped" : "");
+		if (lines == 0)
+			snprintf(msg, sizeof(msg), "%s; none of its lines were "
+			    "written", s->errmsg);
+		else if (gz)
+			snprintf(msg, sizeof(msg), "%s; only the %llu whole "
+			    "lines of the gzip members before it were written",
+			    s->errmsg, (unsigned long long)lines);
+		else
+			snprintf(msg, sizeof(msg), "%s; %llu whole lines were "
+			    "written before it", s->errmsg,
+			    (unsigned long long)lines);
 		bad(where, what, msg);
 	}
 	src_free(s);
@@ -485,6 +647,7 @@ main(int argc, char *argv[])
 	};
 	struct strv files = { 0 };
 	uint64_t total = 0;
+	const char *hold;
 	int ch, i;
 
 	while ((ch = getopt_long(argc, argv, "hlp", longopts, NULL)) != -1) {
@@ -521,6 +684,18 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if ((hold = getenv(HOLD_ENV)) != NULL && *hold != '\0') {
+		char *end;
+		unsigned long long h;
+
+		errno = 0;
+		h = strtoull(hold, &end, 10);
+		if (errno != 0 || *end != '\0' || h == 0 || h > MAXHOLD ||
+		    *hold == '-')
+			errx(EXIT_USAGE, "%s: not a size from 1 to %d bytes: %s",
+			    HOLD_ENV, MAXHOLD, hold);
+		holdmax = h;
+	}
 	pipe_grow(STDIN_FILENO);
 	pipe_grow(STDOUT_FILENO);
 	if (since > until)
@@ -589,6 +764,9 @@ main(int argc, char *argv[])
 	}
 	free(files.v);
 	free(lbuf);
+	free(sbuf);
+	if (spoolfd != -1)
+		close(spoolfd);
 	progress_end();
 	if (outfile_close(stdout, "stdout") == -1)
 		return EXIT_RUNTIME;

@@ -19,6 +19,8 @@ struct gzsrc {
 	int		 done;
 	int		 failed;	/* error seen; report after the bytes */
 	uint64_t	 members;
+	uint64_t	 inpos;		/* bytes read from in */
+	uint64_t	 out;		/* bytes handed out */
 };
 
 int
@@ -40,6 +42,7 @@ fill(struct gzsrc *g)
 	}
 	if (n == 0)
 		g->eof = 1;
+	g->inpos += n;
 	g->z.next_in = g->buf;
 	g->z.avail_in = n;
 	return 0;
@@ -115,6 +118,14 @@ gzsrc_read(struct src *s, unsigned char *out, size_t len)
 			g->failed = 1;
 		}
 		size_t got = (unsigned char *)g->z.next_out - out;
+		g->out += got;
+		/*
+		 * A member whose trailer matched is good if its input was:
+		 * the inner src must have verified every byte inflate took.
+		 */
+		if (r == Z_STREAM_END &&
+		    g->in->verified >= g->inpos - g->z.avail_in)
+			g->s.verified = g->out;
 		/* The bytes before the damage are good: hand them out first. */
 		if (g->failed)
 			return got > 0 ? (ssize_t)got : -1;

@@ -3,6 +3,9 @@
  * Handles multi-member files (concatenated gzip, as `cat a.gz b.gz`
  * makes) and reports a truncated stream or bad checksum as an error
  * rather than a short read, so a partial member is never silent.
+ * The bytes of a member count as verified (struct src) once its trailer
+ * (CRC-32 and length) matched and the inner src vouches for the input
+ * up to there: a file does, a zip member only at its own end.
  */
 #ifndef GUNZIP_H
 #define GUNZIP_H

@@ -30,6 +30,7 @@ fdsrc_read(struct src *s, unsigned char *buf, size_t len)
 		return -1;
 	}
 	src_raw_bytes += n;
+	s->verified += n;	/* a file has no checksum to wait for */
 	return n;
 }
 
@@ -105,14 +106,17 @@ prefixsrc_read(struct src *s, unsigned char *buf, size_t len)
 	struct prefixsrc *p = (struct prefixsrc *)s;
 	ssize_t n;
 
+	/* The saved bytes are inner's first: offsets are inner's too. */
 	if (p->off < p->n) {
 		n = p->n - p->off < len ? p->n - p->off : len;
 		memcpy(buf, p->pre + p->off, n);
 		p->off += n;
+		s->verified = p->in->verified;
 		return n;
 	}
 	if ((n = src_read(p->in, buf, len)) == -1)
 		src_seterr(s, "%s", p->in->errmsg);
+	s->verified = p->in->verified;
 	return n;
 }
 

@@ -14,6 +14,15 @@ struct src {
 	/* Bytes read into buf, 0 at the end, -1 on error (see errmsg). */
 	ssize_t	(*read)(struct src *, unsigned char *, size_t);
 	void	(*free)(struct src *);
+	/*
+	 * How many of the bytes read so far have passed every check of
+	 * this layer and the ones below it: a reader that must never pass
+	 * on bad data holds the rest.  A file has nothing to check, so all
+	 * of it counts; a zip member counts once its CRC-32 and size
+	 * matched, a gzip stream at the end of each good member.  A layer
+	 * that leaves it 0 is checked only at its end: a read of 0.
+	 */
+	uint64_t verified;
 	char	errmsg[256];
 };
 

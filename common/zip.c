@@ -438,6 +438,8 @@ check_end(struct zipsrc *m)
 		return -1;
 	}
 	m->ended = 1;
+	/* Only now may a reader pass any of the member on. */
+	m->s.verified = m->out;
 	return 0;
 }
 

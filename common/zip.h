@@ -5,7 +5,8 @@
  * in any order; an archive whose end is missing (a cut download) is
  * recovered by walking its local headers, so the complete members before
  * the cut are still read.  Each member is a src: stored or deflated,
- * CRC-32 and size checked at its end.
+ * CRC-32 and size checked at its end, and only then counted as verified
+ * (struct src): a member's bytes are whole or suspect until its last.
  */
 #ifndef ZIP_H
 #define ZIP_H

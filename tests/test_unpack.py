@@ -9,8 +9,11 @@ import gzip
 import io
 import json
 import os
+import random
 import re
+import select
 import subprocess
+import time
 import zipfile
 import zlib
 import struct
@@ -191,14 +194,16 @@ def errs(p):
     return p.stderr.decode(errors="replace").splitlines()
 
 
-def whole_lines_reported(p, where):
-    """The N of "...; N whole lines were written" in the message that
-    names where (e.g. "a.zip: member")."""
+NONE = "; none of its lines were written"
+
+
+def none_written(p, where):
+    """The message that names where (e.g. "a.zip: member") says that none
+    of its lines were written; returns that message."""
     for l in errs(p):
         if l.startswith("amp-unpack: %s: " % where):
-            m = re.search(r"; (\d+) whole lines were written", l)
-            assert m, l
-            return int(m.group(1))
+            assert l.endswith(NONE), l
+            return l
     raise AssertionError("no message for %s in %r" % (where, p.stderr))
 
 
@@ -621,17 +626,11 @@ def test_bad_member_others_read(tmp_path, kind):
     lines = errs(p)
     assert len(lines) == 1, lines
     assert lines[0].startswith("amp-unpack: %s: %s" % (where, msg)), lines
-    middle = b""
     if kind.startswith("bad-crc"):
-        # the lines written before the CRC was found bad: as many as the
-        # message says, and those are the member's first lines
-        n = whole_lines_reported(p, where)
-        src = nd(ls[1]).splitlines(keepends=True)
-        middle = b"".join(src[:n])
-        # a CRC is known bad only at the member's end: by then its lines
-        # are out (streaming), stored or deflated alike
-        assert n == len(ls[1])
-    assert p.stdout == nd(ls[0]) + middle + nd(ls[2])
+        # a CRC is known bad only at the member's end: its lines were
+        # held until then, and are dropped, stored or deflated alike
+        none_written(p, where)
+    assert p.stdout == nd(ls[0]) + nd(ls[2])
     assert p.returncode == 65
 
 
@@ -648,8 +647,8 @@ def test_bad_crc_flipped_byte_stored(tmp_path):
     assert len(errs(p)) == 1
     assert errs(p)[0].startswith("amp-unpack: %s: bad CRC-32 (expected " %
                                  where), errs(p)
-    n = whole_lines_reported(p, where)
-    assert p.stdout == nd(ls[0]) + nd(ls[1][:n]) + nd(ls[2])
+    none_written(p, where)
+    assert p.stdout == nd(ls[0]) + nd(ls[2])
     assert p.returncode == 65
 
 
@@ -707,80 +706,106 @@ def test_zip_name_that_is_not_a_zip(tmp_path, data, why):
 
 def damaged_gzip(kind):
     """A gzip stream that goes bad after part1, which ends mid-line.
-    Returns (stream, the lines that must come out, the message)."""
+    Returns (stream, the lines that must come out of it as a file, how
+    many, the error).  A gzip file gives the lines of its members that
+    checked out, up to the last whole line; a zip member gives nothing."""
     ls = evs("g", 8)
     text = nd(ls)
     cut = len(nd(ls[:5])) + 9           # 5 whole lines, then 9 bytes
     part1, part2 = text[:cut], text[cut:]
     stream, flush = gz_flushed(part1, part2)
     if kind == "truncated":
-        return (stream[:flush], nd(ls[:5]),
-                "truncated gzip stream (member 1 ends early); 5 whole lines "
-                "were written before it, the cut-off line was dropped")
+        return (stream[:flush], b"", 0,
+                "truncated gzip stream (member 1 ends early)")
     if kind == "truncated-trailer":
-        return (stream[:-3], text,
-                "truncated gzip stream (member 1 ends early); 8 whole lines "
-                "were written before it")
+        return (stream[:-3], b"", 0,
+                "truncated gzip stream (member 1 ends early)")
     if kind == "truncated-second-member":
         s = gz(nd(ls[:2])) + stream[:flush]
-        return (s, nd(ls[:2]) + nd(ls[:5]),
-                "truncated gzip stream (member 2 ends early); 7 whole lines "
-                "were written before it, the cut-off line was dropped")
+        return (s, nd(ls[:2]), 2,
+                "truncated gzip stream (member 2 ends early)")
     if kind == "corrupt-deflate":
         # the block after the flush point: BFINAL=1, BTYPE=11 (invalid)
         s = stream[:flush] + b"\x07" + stream[flush + 1:]
-        return (s, nd(ls[:5]),
-                "corrupt gzip data: invalid block type; 5 whole lines were "
-                "written before it, the cut-off line was dropped")
+        return (s, b"", 0, "corrupt gzip data: invalid block type")
     if kind == "bad-gzip-crc":
         s = bytearray(stream)
         s[-8] ^= 1
-        return (bytes(s), text,
-                "corrupt gzip data: incorrect data check; 8 whole lines were "
-                "written before it")
+        return (bytes(s), b"", 0, "corrupt gzip data: incorrect data check")
+    if kind == "bad-gzip-isize":
+        s = bytearray(stream)
+        s[-1] ^= 1
+        return (bytes(s), b"", 0,
+                "corrupt gzip data: incorrect length check")
+    if kind == "bad-second-crc":
+        s = bytearray(gz(nd(ls[:3])) + stream)
+        s[-6] ^= 0x10
+        return (bytes(s), nd(ls[:3]), 3,
+                "corrupt gzip data: incorrect data check")
     if kind == "trailing-garbage":
-        return (stream + b"garbage\n", text,
-                "trailing garbage after gzip member 1; 8 whole lines were "
-                "written before it")
+        return (stream + b"garbage\n", text, 8,
+                "trailing garbage after gzip member 1")
     if kind == "bad-second-header":
-        return (stream + b"\x1f\x00junkjunkjunk", text,
-                "corrupt gzip data: incorrect header check; 8 whole lines "
-                "were written before it")
+        return (stream + b"\x1f\x00junkjunkjunk", text, 8,
+                "corrupt gzip data: incorrect header check")
     raise ValueError(kind)
 
 
+def file_msg(n, error):
+    if n == 0:
+        return error + NONE
+    return error + ("; only the %d whole lines of the gzip members before "
+                    "it were written" % n)
+
+
 GZ_DAMAGE = ["truncated", "truncated-trailer", "truncated-second-member",
-             "corrupt-deflate", "bad-gzip-crc", "trailing-garbage",
-             "bad-second-header"]
+             "corrupt-deflate", "bad-gzip-crc", "bad-gzip-isize",
+             "bad-second-crc", "trailing-garbage", "bad-second-header"]
 
 
 @pytest.mark.parametrize("kind", GZ_DAMAGE)
 def test_damaged_gzip_file(tmp_path, kind):
-    stream, want, msg = damaged_gzip(kind)
+    stream, want, n, error = damaged_gzip(kind)
     good = nd(evs("after", 2))
     write(tmp_path / "x.json.gz", stream)
     write(tmp_path / "y.json.gz", gz(good))
     p = run([P, "x.json.gz", "y.json.gz"], cwd=tmp_path)
-    assert errs(p) == ["amp-unpack: x.json.gz: " + msg]
+    assert errs(p) == ["amp-unpack: x.json.gz: " + file_msg(n, error)]
     assert p.stdout == want + good
     assert p.returncode == 65
     p = run([P], input=stream)
-    assert errs(p) == ["amp-unpack: <stdin>: " + msg]
+    assert errs(p) == ["amp-unpack: <stdin>: " + file_msg(n, error)]
     assert (p.returncode, p.stdout) == (65, want)
 
 
 @pytest.mark.parametrize("method", [0, 8])
 @pytest.mark.parametrize("kind", GZ_DAMAGE)
 def test_damaged_gzip_in_member(tmp_path, kind, method):
-    stream, want, msg = damaged_gzip(kind)
+    """A zip member is one unit: whatever goes wrong in it, none of its
+    lines come out, even those of a gzip member that checked out."""
+    stream, _, _, error = damaged_gzip(kind)
     ms, ls = three(method)
     ms[1]["data"] = stream
     data, _ = build_zip(ms)
     write(tmp_path / "a.zip", data)
     p = run([P, "a.zip"], cwd=tmp_path)
-    assert errs(p) == ["amp-unpack: a.zip: %s: %s" % (mname(6), msg)]
-    assert p.stdout == nd(ls[0]) + want + nd(ls[2])
+    assert errs(p) == ["amp-unpack: a.zip: %s: %s" % (mname(6), error + NONE)]
+    assert p.stdout == nd(ls[0]) + nd(ls[2])
     assert p.returncode == 65
+
+
+def test_gzip_member_cut_line_not_finished(tmp_path):
+    """A good gzip member whose last line goes on in the next, damaged,
+    one: the line is not all checked, so it is not written (nor ended
+    with a newline of ours)."""
+    one = gz(b'{"a":1}\n{"b":')
+    two = bytearray(gz(b'2}\n{"c":3}\n'))
+    two[-8] ^= 1
+    write(tmp_path / "x.json.gz", one + bytes(two))
+    p = run([P, "x.json.gz"], cwd=tmp_path)
+    assert (p.returncode, p.stdout) == (65, b'{"a":1}\n')
+    assert errs(p) == ["amp-unpack: x.json.gz: " + file_msg(
+        1, "corrupt gzip data: incorrect data check")]
 
 
 @pytest.mark.parametrize("kind", ["truncated", "corrupt"])
@@ -805,10 +830,8 @@ def test_damaged_deflate_member(tmp_path, kind):
     data, _ = build_zip(ms)
     write(tmp_path / "a.zip", data)
     p = run([P, "a.zip"], cwd=tmp_path)
-    assert errs(p) == [
-        "amp-unpack: a.zip: %s: %s; 5 whole lines were written before it, "
-        "the cut-off line was dropped" % (name, msg)]
-    assert p.stdout == nd(ls[0]) + nd(lines[:5]) + nd(ls[2])
+    assert errs(p) == ["amp-unpack: a.zip: %s: %s" % (name, msg + NONE)]
+    assert p.stdout == nd(ls[0]) + nd(ls[2])
     assert p.returncode == 65
 
 
@@ -871,15 +894,9 @@ def test_truncated_zip(tmp_path, cut, layout):
     write(tmp_path / "a.zip", data[:at])
     write(tmp_path / "b.json", b'{"after":1}\n')
     p = run([P, "a.zip", "b.json"], cwd=tmp_path)
+    # the complete members, nothing of the cut one
     want = b"".join(nd(l) for l in ls[:complete])
-    # the complete members, then (maybe) whole lines of the cut one
-    assert p.stdout.startswith(want)
-    assert p.stdout.endswith(b'{"after":1}\n')
-    rest = p.stdout[len(want):-len(b'{"after":1}\n')]
-    if complete < 3:
-        assert nd(ls[complete]).startswith(rest)
-    else:
-        assert rest == b""
+    assert p.stdout == want + b'{"after":1}\n'
     assert p.stderr.startswith(b"amp-unpack: a.zip: ")
     if cut != "in-first-local-header":
         assert b"no central directory" in p.stderr
@@ -890,10 +907,10 @@ def test_truncated_zip(tmp_path, cut, layout):
     assert p.returncode == 65
 
 
-def test_truncated_zip_cut_member_whole_lines(tmp_path):
-    """The member a truncated download cuts in two: its whole lines before
-    the cut are written, the cut line dropped, and the message says how
-    many lines were written (as for any member that breaks off)."""
+def test_truncated_zip_cut_member_nothing(tmp_path):
+    """The member a truncated download cuts in two: it cannot be checked,
+    so none of its lines are written, not even the whole ones before the
+    cut; the members before it are."""
     ls = [evs("a", 3), evs("b", 8)]
     text = nd(ls[1])
     cut = len(nd(ls[1][:5])) + 9
@@ -904,8 +921,8 @@ def test_truncated_zip_cut_member_whole_lines(tmp_path):
     write(tmp_path / "a.zip", data[:info["members"][1]["data"] + flush])
     p = run([P, "a.zip"], cwd=tmp_path)
     assert p.returncode == 65
-    assert p.stdout == nd(ls[0]) + nd(ls[1][:5])
-    assert whole_lines_reported(p, "a.zip: " + mname(2)) == 5
+    assert p.stdout == nd(ls[0])
+    assert none_written(p, "a.zip: " + mname(2))
 
 
 def test_not_a_zip_beyond_recovery(tmp_path):
@@ -933,13 +950,13 @@ def test_strict_stops_at_first_error(tmp_path):
     assert p.stdout.endswith(nd(ls[2]) + b"{}\n")
     p = run([P, "--strict", "a.zip", "b.json"], cwd=tmp_path)
     assert p.returncode == 65
-    # member 2 is stored: its bytes are out before its CRC is checked
-    assert p.stdout == nd(ls[0]) + b"short\n"
+    # member 2 is stored: held until its CRC is checked, then dropped
+    assert p.stdout == nd(ls[0])
     assert errs(p)[0].startswith("amp-unpack: a.zip: %s: bad CRC-32" %
                                  mname(6))
     assert errs(p)[-1] == \
         "amp-unpack: stopping at the first error (--strict)"
-    stream, want, _ = damaged_gzip("truncated")
+    stream, want, _, _ = damaged_gzip("truncated")
     write(tmp_path / "x.json.gz", stream)
     p = run([P, "--strict", "x.json.gz", "b.json"], cwd=tmp_path)
     assert (p.returncode, p.stdout) == (65, want)
@@ -1029,3 +1046,324 @@ def test_list_names_not_utf8_still_json(tmp_path):
     assert line["member"] == "x_caf\ufffd\ufffd.json.gz"
     p = run([P, z])
     assert (p.returncode, p.stdout) == (0, b"{}\n")
+
+
+# ------------------------------------- nothing unchecked goes out (#14)
+
+def body_flips(body, decode, seed, count=4):
+    """Bit positions in body whose flip still decodes (decode returns the
+    output, or raises) to something else: only the CRC can tell.  Walks
+    the positions in a seeded order, so the same cases come every run."""
+    want = decode(body)
+    order = list(range(len(body) * 8))
+    random.Random(seed).shuffle(order)
+    found = []
+    for bit in order:
+        b = bytearray(body)
+        b[bit // 8] ^= 1 << (bit % 8)
+        try:
+            got = decode(bytes(b))
+        except (zlib.error, EOFError):
+            continue
+        if got is not None and got != want:
+            found.append(bytes(b))
+            if len(found) == count:
+                break
+    assert len(found) == count
+    return found
+
+
+def inflate_raw(comp):
+    """The output of a raw deflate stream that ends exactly where comp
+    does, or None."""
+    d = zlib.decompressobj(-15)
+    out = d.decompress(comp)
+    return out if d.eof and not d.unused_data else None
+
+
+def gz_flips(g, seed, count=4):
+    """Copies of gzip member g, each with one bit of its deflate data
+    flipped so that it still decodes: only its trailer can tell."""
+    return [g[:10] + b + g[-8:]
+            for b in body_flips(g[10:-8], inflate_raw, seed, count)]
+
+
+def event_text(tag, n):
+    return nd([ev("%s%d" % (tag, i // 10), i) for i in range(n)])
+
+
+@pytest.mark.parametrize("layout", ["deflate-json", "stored-gz",
+                                    "deflate-gz"])
+def test_flipped_bit_in_member(tmp_path, layout):
+    """One flipped bit in a member's compressed data, where the deflate
+    stream still decodes (to other bytes, maybe still valid JSON): none
+    of that member's lines, all of the others', the member named."""
+    texts = [event_text("m%d" % h, 40) for h in (5, 6, 7)]
+    names = [mname(5), "609539/609539_2024-01-01_6#0.json", mname(7)]
+    if layout == "deflate-json":
+        comp = raw_deflate(texts[1])
+        bad = body_flips(comp, inflate_raw, 1401)
+        data = texts[1]
+    else:
+        names[1] = mname(6)
+        data = gz(texts[1])
+        if layout == "stored-gz":
+            bad, comp = gz_flips(data, 1402), data
+        else:
+            comp = raw_deflate(data)
+            bad = body_flips(comp, inflate_raw, 1403)
+    method = 0 if layout == "stored-gz" else 8
+    for flipped in bad:
+        ms = [{"name": names[0], "data": gz(texts[0])},
+              {"name": names[1], "data": data, "comp": flipped,
+               "method": method},
+              {"name": names[2], "data": gz(texts[2]), "method": 8}]
+        archive, _ = build_zip(ms)
+        write(tmp_path / "a.zip", archive)
+        p = run([P, "a.zip"], cwd=tmp_path)
+        assert p.stdout == texts[0] + texts[2]
+        assert p.returncode == 65
+        assert len(errs(p)) == 1, errs(p)
+        none_written(p, "a.zip: " + names[1])
+
+
+def test_flipped_bit_in_gzip_file(tmp_path):
+    """A .json.gz file whose deflate data decodes to other bytes: its
+    trailer CRC-32 (or length) is wrong, and none of it comes out."""
+    text = event_text("f", 60)
+    after = nd(evs("after", 2))
+    write(tmp_path / "y.json.gz", gz(after))
+    for g in gz_flips(gz(text), 1404):
+        write(tmp_path / "x.json.gz", g)
+        p = run([P, "x.json.gz", "y.json.gz"], cwd=tmp_path)
+        assert (p.returncode, p.stdout) == (65, after)
+        assert len(errs(p)) == 1
+        assert re.match(r"amp-unpack: x\.json\.gz: corrupt gzip data: "
+                        r"incorrect (data|length) check; none of its lines "
+                        r"were written$", errs(p)[0]), errs(p)
+        p = run([P], input=g)
+        assert (p.returncode, p.stdout) == (65, b"")
+        assert errs(p)[0].startswith("amp-unpack: <stdin>: corrupt gzip")
+
+
+def test_corrupt_byte_in_stored_member(tmp_path):
+    """A stored (method 0) plain member with one byte changed: the text
+    is still JSON with another value; the CRC-32 is bad; nothing of it."""
+    ms, ls = three()
+    text = nd(evs("s", 6))
+    i = text.index(b'"amplitude_id":') + 20
+    changed = text[:i] + bytes([text[i] ^ 1]) + text[i + 1:]
+    assert json.loads(changed.splitlines()[0]) != \
+        json.loads(text.splitlines()[0])
+    ms[1] = {"name": "609539/609539_2024-01-01_6#0.json", "data": text,
+             "comp": changed, "method": 0}
+    data, _ = build_zip(ms)
+    write(tmp_path / "a.zip", data)
+    p = run([P, "a.zip"], cwd=tmp_path)
+    assert (p.returncode, p.stdout) == (65, nd(ls[0]) + nd(ls[2]))
+    msg = none_written(p, "a.zip: 609539/609539_2024-01-01_6#0.json")
+    assert "bad CRC-32 (expected " in msg
+
+
+# The in-memory bound, set low so that members go through the spool.
+HOLDS = ["1", "4096", "100000"]
+
+
+def zcat(data):
+    return subprocess.run(["zcat"], input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+def spool_run(tmp_path, hold, args, **kw):
+    t = tmp_path / "tmp"
+    t.mkdir(exist_ok=True)
+    p = run([P] + args, env={"AMP2PH_UNPACK_HOLD": hold, "TMPDIR": str(t)},
+            cwd=tmp_path, **kw)
+    assert os.listdir(t) == []          # the spool is unlinked at once
+    return p
+
+
+@pytest.mark.parametrize("hold", HOLDS)
+def test_spooled_zip_member(tmp_path, hold):
+    """Members past the bound: byte-identical to zcat of the same
+    members when good, nothing of a bad one."""
+    big = gz(event_text("big", 3000))          # about 1 MB of lines
+    small = gz(nd(evs("small", 3)))
+    ms = [{"name": mname(5), "data": big},
+          {"name": mname(6), "data": small, "method": 8},
+          {"name": "609539/609539_2024-01-01_7#0.json",
+           "data": event_text("plain", 2000), "method": 8}]
+    data, _ = build_zip(ms)
+    write(tmp_path / "a.zip", data)
+    p = spool_run(tmp_path, hold, ["a.zip"])
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert p.stdout == zcat(big + small) + ms[2]["data"]
+    for i, flipped in enumerate(gz_flips(big, 1405, 2)):
+        ms[0]["data"] = flipped
+        ms[0]["crc"] = zlib.crc32(big)  # the zip says it is good
+        data, _ = build_zip(ms)
+        write(tmp_path / "a.zip", data)
+        p = spool_run(tmp_path, hold, ["a.zip"])
+        assert p.returncode == 65
+        assert p.stdout == zcat(small) + ms[2]["data"]
+        none_written(p, "a.zip: " + mname(5))
+    ms[0]["data"] = big
+    del ms[0]["crc"]
+    ms[2]["comp"] = body_flips(raw_deflate(ms[2]["data"]), inflate_raw,
+                               1406, 1)[0]
+    data, _ = build_zip(ms)
+    write(tmp_path / "a.zip", data)
+    p = spool_run(tmp_path, hold, ["a.zip"])
+    assert p.returncode == 65
+    assert p.stdout == zcat(big + small)
+    none_written(p, "a.zip: 609539/609539_2024-01-01_7#0.json")
+
+
+@pytest.mark.parametrize("hold", HOLDS)
+def test_spooled_gzip_file(tmp_path, hold):
+    text = event_text("g", 3000)
+    g = gz(text)
+    write(tmp_path / "x.json.gz", g)
+    p = spool_run(tmp_path, hold, ["x.json.gz"])
+    assert (p.returncode, p.stdout, p.stderr) == (0, zcat(g), b"")
+    p = spool_run(tmp_path, hold, [], input=g)
+    assert (p.returncode, p.stdout, p.stderr) == (0, text, b"")
+    bad = bytearray(g)
+    bad[-7] ^= 4                        # the trailer's CRC-32
+    write(tmp_path / "x.json.gz", bad)
+    p = spool_run(tmp_path, hold, ["x.json.gz"])
+    assert (p.returncode, p.stdout) == (65, b"")
+    assert errs(p) == ["amp-unpack: x.json.gz: corrupt gzip data: "
+                       "incorrect data check" + NONE]
+
+
+@pytest.mark.parametrize("hold", HOLDS)
+def test_spooled_multi_member_gzip(tmp_path, hold):
+    """gzip members cut at arbitrary bytes, lines running across them:
+    the good ones as zcat gives them; from a bad one on, nothing, and of
+    the line it would have ended, nothing either."""
+    text = event_text("mm", 3000)
+    cuts = [0, 7, 200000, 200001, 650000, len(text) - 3, len(text)]
+    parts = [text[a:b] for a, b in zip(cuts, cuts[1:])]
+    members = [gz(x) for x in parts]
+    write(tmp_path / "x.gz", b"".join(members))
+    p = spool_run(tmp_path, hold, ["x.gz"])
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert p.stdout == zcat(b"".join(members)) == text
+    for k in range(len(members)):
+        bad = list(members)
+        b = bytearray(bad[k])
+        b[-8] ^= 0x20
+        bad[k] = bytes(b)
+        write(tmp_path / "x.gz", b"".join(bad))
+        p = spool_run(tmp_path, hold, ["x.gz"])
+        before = text[:cuts[k]]
+        want = before[:before.rfind(b"\n") + 1]
+        assert p.returncode == 65
+        assert p.stdout == want, k
+        assert errs(p) == ["amp-unpack: x.gz: " + file_msg(
+            want.count(b"\n"), "corrupt gzip data: incorrect data check")]
+
+
+@pytest.mark.parametrize("hold", HOLDS)
+def test_spooled_huge_lines(tmp_path, hold):
+    """Lines longer than the bound wait in the spool for their end, in a
+    zip member and in plain NDJSON alike."""
+    huge = b'{"big":"' + b"0123456789abcdef" * 20000 + b'"}'
+    data = nd([ev("h", 0), huge, huge + b"x", ev("h", 1)], final=False)
+    want = data + b"\n"
+    ms = [{"name": "609539/609539_2024-01-01_5#0.json", "data": data,
+           "method": 8}, {"name": mname(6), "data": gz(data)}]
+    archive, _ = build_zip(ms)
+    write(tmp_path / "a.zip", archive)
+    write(tmp_path / "x.json", data)
+    p = spool_run(tmp_path, hold, ["a.zip", "x.json"])
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert p.stdout == want * 3
+    p = spool_run(tmp_path, hold, [], input=data)
+    assert (p.returncode, p.stdout, p.stderr) == (0, want, b"")
+    ms[0]["crc"] = zlib.crc32(data) ^ 1
+    archive, _ = build_zip(ms)
+    write(tmp_path / "a.zip", archive)
+    p = spool_run(tmp_path, hold, ["a.zip", "x.json"])
+    assert p.returncode == 65
+    assert p.stdout == want * 2
+    none_written(p, "a.zip: 609539/609539_2024-01-01_5#0.json")
+
+
+def test_spool_progress_and_list(tmp_path):
+    big = gz(event_text("p", 3000))
+    a = pyzip(tmp_path / "a.zip", [(mname(5), big, 0)])
+    p = spool_run(tmp_path, "4096", ["-p", "a.zip"])
+    assert (p.returncode, p.stdout) == (0, zcat(big))
+    assert re.match(r"amp-unpack: .* \(100%\) ", errs(p)[-1]), errs(p)
+    p = spool_run(tmp_path, "4096", ["--list", "a.zip"])
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["uncompressed"] == len(big)
+
+
+def test_spool_cannot_be_made(tmp_path):
+    a = pyzip(tmp_path / "a.zip", [(mname(5), gz(event_text("t", 50)), 0)])
+    p = run([P, "a.zip"], env={"AMP2PH_UNPACK_HOLD": "100",
+                               "TMPDIR": str(tmp_path / "nope")},
+            cwd=tmp_path)
+    assert (p.returncode, p.stdout) == (1, b"")
+    assert errs(p) == ["amp-unpack: temporary file in %s: No such file or "
+                       "directory" % (tmp_path / "nope")]
+    # small members never need it
+    p = run([P, "a.zip"], env={"TMPDIR": str(tmp_path / "nope")},
+            cwd=tmp_path)
+    assert (p.returncode, p.stdout) == (0, event_text("t", 50))
+
+
+@pytest.mark.parametrize("hold", ["0", "-1", "12k", "67108865", "x"])
+def test_hold_bad_value(tmp_path, hold):
+    write(tmp_path / "x.json", b"{}\n")
+    p = run([P, tmp_path / "x.json"], env={"AMP2PH_UNPACK_HOLD": hold})
+    assert (p.returncode, p.stdout) == (2, b"")
+    assert errs(p) == ["amp-unpack: AMP2PH_UNPACK_HOLD: not a size from 1 "
+                       "to 67108864 bytes: " + hold]
+
+
+def read_within(f, n, seconds=20):
+    """n bytes from pipe f, failing if they take longer than seconds."""
+    got = b""
+    end = time.time() + seconds
+    while len(got) < n:
+        r, _, _ = select.select([f], [], [], max(end - time.time(), 0))
+        assert r, "no output within %ds: %r" % (seconds, got)
+        chunk = os.read(f.fileno(), n - len(got))
+        assert chunk, got
+        got += chunk
+    return got
+
+
+@pytest.mark.parametrize("kind", ["ndjson", "gzip-members"])
+def test_stdin_streams_checked_lines(kind):
+    """Plain NDJSON (nothing to check) streams as it comes, and a gzip
+    stream member by member: lines come out before the input ends (at
+    least half of each 200 KB written: stdio keeps the rest)."""
+    a = proc = None
+    rest = b""
+    try:
+        proc = subprocess.Popen([prog(P)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        for i in range(3):
+            chunk = event_text("live%d-" % i, 700)
+            proc.stdin.write(gz(chunk) if kind == "gzip-members" else chunk)
+            proc.stdin.flush()
+            half = len(rest) + len(chunk) // 2
+            got = read_within(proc.stdout, half)
+            assert got == (rest + chunk)[:half]
+            rest = (rest + chunk)[half:]
+        proc.stdin.close()
+        assert proc.stdout.read() == rest
+        a = proc.wait(30)
+    finally:
+        if a is None and proc is not None:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read()
+    check_sanitizers(err)
+    assert (a, err) == (0, b"")
