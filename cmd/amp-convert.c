@@ -1722,19 +1722,27 @@ convert(const struct jval *root, const char **why)
 
 	if (m.autocapture)
 		a.kind = K_ELEMENT;
-	else if (m.event == et->u.s && et->u.s[0] == '[') {
-		/* Not renamed (by --rename either): ours. */
-		for (int i = 0; renamed[i].amp != NULL; i++)
-			if (json_is_str(et, renamed[i].amp)) {
-				m.event = renamed[i].ph;
-				m.event_len = strlen(m.event);
-				a.kind = renamed[i].kind;
-				if (a.kind == K_FORM) {
-					m.autocapture = 1;
-					m.event_type = "submit";
-				}
+	if (et->u.s[0] == '[') {
+		/*
+		 * Unless --rename named it otherwise (common/ampevent may also
+		 * know these names one day: then they arrive renamed already).
+		 */
+		for (int i = 0; renamed[i].amp != NULL; i++) {
+			if (!json_is_str(et, renamed[i].amp))
+				continue;
+			if (m.event != et->u.s && (m.event_len !=
+			    strlen(renamed[i].ph) || memcmp(m.event,
+			    renamed[i].ph, m.event_len) != 0))
 				break;
+			m.event = renamed[i].ph;
+			m.event_len = strlen(m.event);
+			a.kind = renamed[i].kind;
+			if (a.kind == K_FORM) {
+				m.autocapture = 1;
+				m.event_type = "submit";
 			}
+			break;
+		}
 	}
 	if (a.kind == K_OPENED) {
 		v = json_get(a.ep, "[Amplitude] From Background");
