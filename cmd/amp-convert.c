@@ -353,6 +353,8 @@ struct sess {
 	struct camp	*camp;		/* its campaign parameters, or NULL */
 	char		 vp[2][24];	/* last viewport height, width seen */
 	uint8_t		 vplen[2];
+	char		*form;		/* last form seen: its id, $elements */
+	uint32_t	 formlen, formidlen;
 };
 
 static struct sess	*sessions;
@@ -396,6 +398,7 @@ session_of(const struct jval *who, const struct jval *sid, uint64_t sid_ms,
 	free(victim->ref);
 	free(victim->dom);
 	free(victim->camp);
+	free(victim->form);
 	memset(victim, 0, sizeof(*victim));
 	victim->h1 = h1;
 	victim->h2 = h2;
@@ -421,6 +424,7 @@ sessions_free(void)
 		free(sessions[i].ref);
 		free(sessions[i].dom);
 		free(sessions[i].camp);
+		free(sessions[i].form);
 	}
 	free(sessions);
 	sessions = NULL;
@@ -878,6 +882,71 @@ element_item(struct buf *b, const struct jval *node, int target,
 	keyset_free(&attrks);
 }
 
+#define FORM_MAX	4096	/* longer form hierarchies are not kept */
+
+static struct buf	formbuf;
+
+/*
+ * The form of an element event's hierarchy (a field of it, its submit
+ * button), from the form node up, kept in the session: Amplitude's Form
+ * Submitted has no hierarchy, posthog-js's submit names the form and its
+ * ancestors.
+ */
+static void
+form_remember(const struct amp *a, const struct jval *h)
+{
+	struct sess *ss = a->sess;
+	uint32_t i, n = 0;
+	const struct jval *id;
+
+	if (ss == NULL)
+		return;
+	for (i = 0; i < h->n; i++)
+		if (h->u.kids[i].type == J_OBJ &&
+		    json_is_lit(json_get(&h->u.kids[i], "tag"), "form"))
+			break;
+	if (i == h->n)
+		return;
+	id = json_get(&h->u.kids[i], "id");
+	formbuf.len = 0;
+	if (is_str(id))
+		buf_add(&formbuf, id->u.s, id->n);
+	uint32_t idn = formbuf.len;
+	for (; i < h->n; i++) {
+		const struct jval *node = &h->u.kids[i];
+		if (node->type != J_OBJ ||
+		    json_is_lit(json_get(node, "tag"), "html"))
+			continue;
+		if (n++)
+			buf_addc(&formbuf, ',');
+		element_item(&formbuf, node, 0, a);
+	}
+	if (formbuf.len > FORM_MAX)
+		return;
+	ss->form = xrealloc(ss->form, formbuf.len);
+	memcpy(ss->form, formbuf.p, formbuf.len);
+	ss->formlen = formbuf.len;
+	ss->formidlen = idn;
+}
+
+/* The session's form, when it is the submitted one (same id): 1. */
+static int
+form_seen(struct buf *b, const struct amp *a)
+{
+	const struct sess *ss = a->sess;
+	const struct jval *id = json_get(a->ep, "[Amplitude] Form ID");
+	size_t idn;
+
+	if (ss == NULL || ss->form == NULL)
+		return 0;
+	idn = ss->formidlen;
+	if (is_str(id) ? id->n != idn || memcmp(id->u.s, ss->form, idn) != 0 :
+	    idn != 0)
+		return 0;
+	buf_add(b, ss->form + idn, ss->formlen - idn);
+	return 1;
+}
+
 /*
  * $elements, target first, up to body, from [Amplitude] Element
  * Hierarchy (or from the single-element properties when it is absent),
@@ -894,7 +963,9 @@ add_elements(struct obj *o, const struct amp *a)
 	if (!obj_key(o, "$elements", 9))
 		return;
 	buf_addc(o->b, '[');
-	if (a->kind == K_FORM) {
+	if (a->kind == K_FORM && form_seen(o->b, a)) {
+		/* The form and its ancestors, as an element event showed them. */
+	} else if (a->kind == K_FORM) {
 		/*
 		 * posthog-js's submit autocapture names the form; Amplitude's
 		 * Form Submitted knows its id and name (and Form Destination,
@@ -921,6 +992,7 @@ add_elements(struct obj *o, const struct amp *a)
 				buf_addc(o->b, ',');
 			element_item(o->b, node, i == 0, a);
 		}
+		form_remember(a, h);
 	} else if (is_str(tag)) {
 		/* Only the target is known: make a one-node hierarchy. */
 		struct obj e;
@@ -2129,6 +2201,7 @@ main(int argc, char *argv[])
 	buf_free(&tmp);
 	buf_free(&campbuf);
 	buf_free(&campvals);
+	buf_free(&formbuf);
 	keyset_free(&pkeys);
 	keyset_free(&skeys);
 	sessions_free();

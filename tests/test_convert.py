@@ -2141,3 +2141,35 @@ def test_set_once_initial_host_and_attribution():
     assert "initial_utm_source" not in so and "$initial_referrer" not in so
     assert so["$initial_geoip_country_name"] == "Mars"
     assert "$initial_host" not in props(platform="iOS").get("$set_once", {})
+
+
+def test_form_submitted_takes_the_form_an_element_event_showed():
+    """Amplitude's Form Submitted has no hierarchy: the form (and its
+    ancestors) of the session's last element event inside a form with the
+    same id stand in, as posthog-js names them on a submit."""
+    form = {"tag": "form", "id": "signup", "classes": ["signup"],
+            "index": 1, "indexOfType": 0,
+            "attrs": {"action": "/app.html", "method": "get"}}
+    hier = [{"tag": "input", "id": "email", "attrs": {"type": "email"}},
+            {"tag": "p", "index": 0, "indexOfType": 0}, form,
+            {"tag": "body", "index": 1, "indexOfType": 0}]
+    def ev(et, dev="D1", **ep):
+        return line(event_type=et, platform="Web", device_id=dev,
+                    session_id=EV_MS - 1000, event_properties=ep)
+    rows = [ev("[Amplitude] Element Changed",
+               **{"[Amplitude] Element Hierarchy": hier}),
+            ev("[Amplitude] Form Submitted",
+               **{"[Amplitude] Form ID": "signup"}),
+            ev("[Amplitude] Form Submitted",
+               **{"[Amplitude] Form ID": "other"}),
+            ev("[Amplitude] Form Submitted", dev="D2",
+               **{"[Amplitude] Form ID": "signup"})]
+    evs = events(rows)
+    assert evs[1]["properties"]["$elements"] == [
+        {"tag_name": "form", "classes": ["signup"], "attr__class": "signup",
+         "attr__id": "signup", "attr__action": "/app.html",
+         "attr__method": "get", "nth_child": 2, "nth_of_type": 1},
+        {"tag_name": "body", "nth_child": 2, "nth_of_type": 1}]
+    for e in evs[2:]:
+        assert e["properties"]["$elements"][0]["tag_name"] == "form"
+        assert len(e["properties"]["$elements"]) == 1
