@@ -1,22 +1,67 @@
 /* rejects: writing and reading the rejects file, telling it on stderr. */
+#include <sys/stat.h>
+
 #include <err.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "json.h"
 #include "jsonw.h"
-#include "outfile.h"
 #include "rejects.h"
+#include "utf8.h"
+
+/* All of p, or -1: a regular file takes a short write only on an error. */
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
 
 void
 rejects_open(struct rejects *r, const char *path)
 {
+	struct stat sb;
+	char last;
+
 	memset(r, 0, sizeof(*r));
 	r->path = path;
-	if (path != NULL && (r->fp = fopen(path, "a")) == NULL)
+	if (path == NULL)
+		return;
+	if ((r->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0666)) == -1)
+		err(1, "%s", path);
+	r->open = 1;
+	/*
+	 * A last line without its newline was torn by a kill: end it, or
+	 * the first line added here would be glued to it and lost too.
+	 * pread needs a readable descriptor, so look through another.
+	 */
+	if (fstat(r->fd, &sb) == -1)
+		err(1, "%s", path);
+	if (!S_ISREG(sb.st_mode) || sb.st_size == 0)
+		return;
+	int rfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rfd == -1 || pread(rfd, &last, 1, sb.st_size - 1) != 1)
+		err(1, "%s", path);
+	close(rfd);
+	if (last != '\n' && write_all(r->fd, "\n", 1) == -1)
 		err(1, "%s", path);
 }
 
@@ -79,6 +124,22 @@ rejects_unbase64(struct buf *b, const char *s, size_t n)
 	}
 }
 
+/* A JSON string of s, with each byte that is not UTF-8 as U+FFFD. */
+static void
+text(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	struct buf c = { 0 };
+
+	if (utf8_valid(s, n)) {
+		jsonw_str(b, s, n);
+		return;
+	}
+	utf8_clean(&c, s, n);
+	jsonw_str(b, c.p, c.len);
+	buf_free(&c);
+}
+
 void
 rejects_add(struct rejects *r, const char *file, uint64_t line,
     const char *reason, const char *input, size_t len, int status)
@@ -87,15 +148,15 @@ rejects_add(struct rejects *r, const char *file, uint64_t line,
 	int first = 1;
 
 	r->count++;
-	if (r->fp == NULL)
+	if (!r->open)
 		return;
 	buf_addc(&b, '{');
 	jsonw_key(&b, "file", &first);
-	jsonw_cstr(&b, file);
+	text(&b, file);
 	jsonw_key(&b, "line", &first);
 	jsonw_u64(&b, line);
 	jsonw_key(&b, "reason", &first);
-	jsonw_cstr(&b, reason);
+	text(&b, reason);
 	if (status != 0) {
 		jsonw_key(&b, "status", &first);
 		jsonw_i64(&b, status);
@@ -108,17 +169,24 @@ rejects_add(struct rejects *r, const char *file, uint64_t line,
 		base64(&b, input, len);
 	}
 	buf_adds(&b, "}\n");
-	outfile_write(r->fp, b.p, b.len, r->path);
+	/* One write: a kill leaves this line whole or not there. */
+	if (write_all(r->fd, b.p, b.len) == -1)
+		err(1, "%s", r->path);
 	buf_free(&b);
 }
 
 int
 rejects_close(struct rejects *r)
 {
-	if (r->fp == NULL)
+	int rc = 0;
+
+	if (!r->open)
 		return 0;
-	int rc = outfile_close(r->fp, r->path);
-	r->fp = NULL;
+	if (close(r->fd) == -1) {
+		warn("%s", r->path);
+		rc = -1;
+	}
+	r->open = 0;
 	return rc;
 }
 

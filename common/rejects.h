@@ -8,6 +8,15 @@
  * module, so a field added here is one every reader knows.  The module
  * also owns how refused input is told on stderr (rejects_warn), so the
  * programs name the first ones and then say where the rest are, alike.
+ *
+ * A migration is killed (kill -9, the OOM killer, a lost machine) and run
+ * again, appending to the same file, so the file is written so that a
+ * kill costs at most one line: each line goes out in one write(2) on an
+ * O_APPEND descriptor (no stdio buffer to tear it at a block boundary),
+ * and a file that does not end in a newline, torn by an earlier kill, is
+ * given one before anything is added, so the torn line stays one bad
+ * line of its own and every later line is whole.  Readers skip a line
+ * that does not parse.
  */
 #ifndef REJECTS_H
 #define REJECTS_H
@@ -18,7 +27,8 @@
 #include "utf8.h"
 
 struct rejects {
-	FILE		*fp;
+	int		 fd;		/* when open is set */
+	int		 open;		/* zeroed: no file */
 	const char	*path;
 	uint64_t	 count;
 	uint64_t	 warned;	/* rejects_warn calls */
@@ -36,11 +46,17 @@ struct reject {
 	size_t		 inputlen;
 };
 
-/* path NULL: rejects are only counted and warned about. */
+/*
+ * path NULL: rejects are only counted and warned about.  Otherwise the
+ * file is appended to (created if need be) or the program exits 1.
+ */
 void	rejects_open(struct rejects *, const char *path);
 /*
  * Record one rejection.  input is the raw line, or for ph-batch the event;
- * status is an HTTP status, or 0 when there was none.
+ * status is an HTTP status, or 0 when there was none.  file and reason
+ * are written as UTF-8 with each invalid byte as U+FFFD (a name from the
+ * file system, a reason that quotes a cut answer), so the line is always
+ * JSON text.  A failed write exits 1.
  */
 void	rejects_add(struct rejects *, const char *file, uint64_t line,
 	    const char *reason, const char *input, size_t len, int status);

@@ -3,6 +3,7 @@
  * what was refused, as a JSON string when it is valid UTF-8 and as base64
  * (decoded with rejects_unbase64) when it is not.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,12 +219,11 @@ main(void)
 	unlink(path);
 
 	/*
-	 * KNOWN_BUG: rejects_add writes file and reason as they are, so a
-	 * file name that is not UTF-8 (or a reason ph-batch cut from an
-	 * answer's body with %.300s, in the middle of a character) makes a
-	 * line that is not JSON text, which no reader (jq, yajl, ph-report)
-	 * takes.  They should go through utf8_clean, as amp-unpack --list's
-	 * names do.
+	 * A file name that is not UTF-8 (or a reason ph-batch cut from an
+	 * answer's body with %.300s, in the middle of a character) must
+	 * still make a line of JSON text, which every reader (jq, yajl,
+	 * ph-report) takes: rejects_add puts them through utf8_clean, as
+	 * amp-unpack --list's names are.
 	 */
 	{
 		char p2[] = "/tmp/amp2ph-unit-rejects-XXXXXX", *l = NULL;
@@ -247,7 +247,7 @@ main(void)
 			const char *f = o != NULL ? text(o, "file") : NULL;
 
 			if (!ok(utf8_valid(l, n2) && o != NULL,
-			    "KNOWN_BUG common/rejects.c rejects_add: a file name "
+			    "rejects_add: a file name "
 			    "and a reason that are not UTF-8 still make a JSON "
 			    "line"))
 			{
@@ -265,7 +265,7 @@ main(void)
 			}
 			ok(f != NULL && strncmp(f, "caf", 3) == 0 &&
 			    strlen(f) > 10 && strcmp(f + strlen(f) - 7,
-			    ".ndjson") == 0, "KNOWN_BUG ... and the file name "
+			    ".ndjson") == 0, "... and the file name "
 			    "reads back, its bad byte replaced");
 			yajl_tree_free(o);
 		} else
@@ -274,6 +274,47 @@ main(void)
 		if (fp != NULL)
 			fclose(fp);
 		unlink(p2);
+	}
+
+	/*
+	 * A file torn by a kill (its last line has no newline) is mended
+	 * before appending: the torn line stays alone on its line and the
+	 * new one is whole.  A file that ends in a newline gets nothing.
+	 */
+	{
+		static const char torn[] = "{\"file\":\"a\",\"li";
+		char p3[] = "/tmp/amp2ph-unit-rejects-XXXXXX", got[256];
+		const char *want = "{\"file\":\"a\",\"li\n{\"file\":\"m\","
+		    "\"line\":1,\"reason\":\"r\",\"input\":\"x\"}\n";
+		ssize_t n3;
+
+		if ((fd = mkstemp(p3)) == -1 ||
+		    write(fd, torn, sizeof(torn) - 1) != sizeof(torn) - 1) {
+			ok(0, "mkstemp");
+			return tap_done();
+		}
+		close(fd);
+		rejects_open(&r, p3);
+		rejects_add(&r, "m", 1, "r", "x", 1, 0);
+		rejects_close(&r);
+		fd = open(p3, O_RDONLY);
+		n3 = fd != -1 ? read(fd, got, sizeof(got) - 1) : -1;
+		got[n3 > 0 ? n3 : 0] = '\0';
+		if (fd != -1)
+			close(fd);
+		if (!ok(n3 == (ssize_t)strlen(want) && strcmp(got, want) == 0,
+		    "a torn last line is ended before appending"))
+			diag("%s", got);
+		rejects_open(&r, p3);
+		rejects_add(&r, "m", 1, "r", "x", 1, 0);
+		rejects_close(&r);
+		fd = open(p3, O_RDONLY);
+		n3 = fd != -1 ? read(fd, got, sizeof(got) - 1) : -1;
+		if (fd != -1)
+			close(fd);
+		ok(n3 == (ssize_t)(2 * strlen(want) - sizeof(torn)),
+		    "a whole last line gets no newline more");
+		unlink(p3);
 	}
 	return tap_done();
 }
