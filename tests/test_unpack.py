@@ -6,6 +6,7 @@ hand) where the test needs zip64 directories, data descriptors, patched
 fields or the offsets to cut at.
 """
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -1367,3 +1368,49 @@ def test_stdin_streams_checked_lines(kind):
     err = proc.stderr.read()
     check_sanitizers(err)
     assert (a, err) == (0, b"")
+
+
+def test_member_past_default_hold(tmp_path):
+    """A member of 100 MiB decompressed, past the default 64 MiB bound:
+    the spool takes the rest, so memory stays near the bound; the output
+    is zcat's, and a bad trailer gives nothing of it."""
+    block = b"".join(b'{"$insert_id":"big-%d","n":%d,"pad":"%s"}\n' %
+                     (i, i * 7, b"x" * (i % 200)) for i in range(20000))
+    data = block * (100 * 1024 * 1024 // len(block) + 1)
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    g = c.compress(data) + c.flush()
+    want = hashlib.sha256(data).hexdigest()
+    del data
+    write(tmp_path / "x.json.gz", g)
+    pyzip(tmp_path / "a.zip", [(mname(5), g, 0)])
+    t = tmp_path / "tmp"
+    t.mkdir()
+    env = dict(os.environ, TMPDIR=str(t))
+    env.pop("AMP2PH_UNPACK_HOLD", None)
+    # Peak RSS by time(1): a child forked from pytest would count
+    # pytest's own pages in its peak.
+    timer = ["/usr/bin/time", "-f", "%M", "-o", str(tmp_path / "rss")]
+    if not os.access(timer[0], os.X_OK):
+        timer = []
+    for arg in ("x.json.gz", "a.zip"):
+        with open(tmp_path / "out", "wb") as out:
+            p = subprocess.run(timer + [prog(P), arg], stdout=out,
+                               stderr=subprocess.PIPE, cwd=tmp_path,
+                               env=env, timeout=120)
+        check_sanitizers(p.stderr)
+        assert (p.returncode, p.stderr) == (0, b"")
+        with open(tmp_path / "out", "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == want
+        assert os.listdir(t) == []
+        if timer and "san" not in os.environ.get("AMP2PH_BUILD", ""):
+            with open(tmp_path / "rss") as f:
+                rss = int(f.read().split()[-1])
+            assert rss < 96 * 1024, rss         # KB; the bound is 64 MiB
+    bad = bytearray(g)
+    bad[-8] ^= 1
+    write(tmp_path / "x.json.gz", bad)
+    p = run([P, "x.json.gz"], cwd=tmp_path, env={"TMPDIR": str(t)})
+    assert (p.returncode, p.stdout) == (65, b"")
+    assert errs(p) == ["amp-unpack: x.json.gz: corrupt gzip data: "
+                       "incorrect data check" + NONE]
+    assert os.listdir(t) == []
