@@ -64,6 +64,7 @@ struct unit {
 	struct ev	*ev;
 	size_t		 n, cap;
 	int		 attempts;
+	int		 resent;	/* by libcurl, in its latest request */
 	double		 first_fail;	/* monotime of the first failure */
 	double		 due;		/* not before this monotime */
 	double		 born;
@@ -82,7 +83,7 @@ struct slot {
 
 struct counts {
 	uint64_t	read, delivered, skipped, dup, rejected, requests;
-	uint64_t	retries, bytes, recent, undelivered;
+	uint64_t	retries, bytes, recent, undelivered, resent;
 };
 
 static struct {
@@ -343,10 +344,36 @@ body_of(struct buf *b, const struct unit *u)
  * this run are skipped: that is what makes re-runs and overlapping
  * exports safe.
  */
+/* A member capture's types refuse, or NULL. */
+static const char *
+capture_shape(const struct jval *root)
+{
+	static const char *const maps[] = { "$set", "$set_once" };
+	static const char *const tok[] = { "token", "$token", "api_key" };
+	const struct jval *v;
+
+	for (size_t i = 0; i < 2; i++)
+		if ((v = json_get(root, maps[i])) != NULL && v->type != J_OBJ &&
+		    v->type != J_NULL)
+			return i == 0 ? "a top-level $set that is not an object" :
+			    "a top-level $set_once that is not an object";
+	for (size_t i = 0; i < 3; i++)
+		if ((v = json_get(root, tok[i])) != NULL && v->type != J_STR &&
+		    v->type != J_NULL)
+			return "a token member that is not a string";
+	if ((v = json_get(root, "offset")) != NULL && v->type != J_NULL &&
+	    (v->type != J_NUM || strspn(v->u.s, "-0123456789") != v->n))
+		return "an offset that is not an integer";
+	if (!json_numbers_finite(root))
+		return "a number too large for a double (capture refuses it)";
+	return NULL;
+}
+
 static void
 take_line(const char *file, uint64_t line, const char *p, size_t len)
 {
 	char err[256];
+	const char *why;
 	struct jval *root, *v, *props;
 	unsigned char uuid[16];
 	int has_uuid = 0;
@@ -373,10 +400,21 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 	if (v == NULL || v->type != J_STR || v->n == 0)
 		return reject_line(file, line, "missing or empty event name",
 		    p, len, 0);
+	/*
+	 * What capture's serde types refuse (RawEvent in rust/common/types/
+	 * src/event.rs, PostHog/posthog@6e2cafdd) fails the whole batch:
+	 * refuse it here, so one event costs no bisection.  properties is a
+	 * map with a default (absent is fine, null is not), $set and
+	 * $set_once optional maps, token a string, offset an integer, and
+	 * every number must fit a double.
+	 */
 	props = json_get(root, "properties");
-	if (props != NULL && props->type != J_OBJ && props->type != J_NULL)
-		return reject_line(file, line, "properties is not an object",
-		    p, len, 0);
+	if (props != NULL && props->type != J_OBJ)
+		return reject_line(file, line, props->type == J_NULL ?
+		    "properties is null (capture refuses it)" :
+		    "properties is not an object", p, len, 0);
+	if ((why = capture_shape(root)) != NULL)
+		return reject_line(file, line, why, p, len, 0);
 	v = json_get(root, "distinct_id");
 	if (v == NULL || v->type == J_NULL)
 		v = json_get(root, "$distinct_id");
@@ -442,7 +480,8 @@ receipt(const struct unit *u, long status, const char *outcome,
 {
 	struct receipt r = { .status = status, .events = u->n,
 	    .bytes = bytes, .attempts = u->attempts,
-	    .ms = (int64_t)(ms + 0.5), .at = ts_now_us(), .error = error };
+	    .ms = (int64_t)(ms + 0.5), .resent = u->resent, .at = ts_now_us(),
+	    .error = error };
 	int o = receipt_outcome(outcome, strlen(outcome));
 
 	if (o == -1)
@@ -513,6 +552,7 @@ start(struct slot *s, struct unit *u)
 	s->resp.len = 0;
 	s->ans.retry_after = -1;
 	s->ans.json = 0;
+	s->ans.resent = 0;
 	s->errbuf[0] = '\0';
 	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -608,8 +648,12 @@ finish(struct slot *s, CURLcode cc)
 	curl_multi_remove_handle(multi, s->h);
 	inflight--;
 	s->u = NULL;
+	u->resent = s->ans.resent;
+	c.resent += s->ans.resent;
 	buf_addc(&s->resp, '\0');
 	s->resp.len--;
+	/* An answer may echo the token: it is never printed. */
+	secret_mask(s->resp.p, token);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
 	else
@@ -660,7 +704,9 @@ finish(struct slot *s, CURLcode cc)
 	c.retries++;
 	if (u->first_fail == 0)
 		u->first_fail = now;
-	if (now - u->first_fail > opt.retry_for) {
+	wait = retry_wait(u->attempts, s->ans.retry_after);
+	/* --retry-for bounds the waiting: the last wait never runs past it. */
+	if (now + wait - u->first_fail > opt.retry_for) {
 		note("%s: giving up after %.0f s of failures (--retry-for): "
 		    "%s", opt.url, now - u->first_fail, err);
 		receipt(u, status, "gave-up", sent_bytes(s), ms, err);
@@ -668,7 +714,6 @@ finish(struct slot *s, CURLcode cc)
 		ready_prepend(u);
 		return;
 	}
-	wait = retry_wait(u->attempts, s->ans.retry_after);
 	if (c.retries <= WARN_LIMIT)
 		note("%s; retrying %zu events in %.1f s (attempt %d)", err,
 		    u->n, wait, u->attempts + 1);
@@ -1029,7 +1074,7 @@ main(int argc, char *argv[])
 		{ NULL,			0,		   NULL, 0 }
 	};
 	struct input in = { 0 };
-	char err[512];
+	char err[512], resent[128] = "";
 	uint64_t u;
 	int ch, rc;
 	char *stdin_only[] = { "-" };
@@ -1214,10 +1259,14 @@ main(int argc, char *argv[])
 	if (stop_signal)
 		note("stopped by signal %d: run the same command again to "
 		    "send the rest", (int)stop_signal);
-	if (!opt.quiet || fatal || c.rejected)
+	if (c.resent > 0)
+		snprintf(resent, sizeof(resent), "; %llu requests sent again "
+		    "by libcurl on a fresh connection (their events may be "
+		    "in PostHog twice)", (unsigned long long)c.resent);
+	if (!opt.quiet || fatal || c.rejected || c.resent)
 		fprintf(stderr, "ph-batch: %llu read, %llu %s, %llu "
 		    "already delivered, %llu rejected, %s%llu requests, "
-		    "%llu retries, %.1f s\n",
+		    "%llu retries, %.1f s%s\n",
 		    (unsigned long long)c.read,
 		    (unsigned long long)c.delivered,
 		    opt.dry_run ? "printed (dry run)" : "delivered",
@@ -1225,7 +1274,7 @@ main(int argc, char *argv[])
 		    (unsigned long long)c.rejected,
 		    fatal || stop_signal ? "some undelivered, " : "",
 		    (unsigned long long)c.requests,
-		    (unsigned long long)c.retries, monotime() - started);
+		    (unsigned long long)c.retries, monotime() - started, resent);
 	if (!opt.quiet && !opt.dry_run)
 		fprintf(stderr, "ph-batch: project token %s\n", token_checked);
 	if (jdb != NULL && !opt.dry_run) {

@@ -61,6 +61,29 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * libcurl says in its verbose text when it sends a request again on a
+ * fresh connection (lib/transfer.c Curl_retry_request: "Connection died,
+ * retrying a fresh connect"; lib/multi.c: "Re-used connection seems
+ * dead, get a new one").  Nothing else reports it, and a re-sent batch
+ * is a duplicate if the first copy was taken.
+ */
+static int
+debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+{
+	static const char died[] = "retrying a fresh connect";
+	static const char dead[] = "seems dead, get a new one";
+	struct http_answer *a = arg;
+
+	(void)h;
+
+	if (type == CURLINFO_TEXT && (memmem(data, size, died,
+	    sizeof(died) - 1) != NULL || memmem(data, size, dead,
+	    sizeof(dead) - 1) != NULL))
+		a->resent++;
+	return 0;
+}
+
 void *
 http_easy(const struct http_conf *c, struct http_answer *a, char *errbuf)
 {
@@ -73,6 +96,7 @@ http_easy(const struct http_conf *c, struct http_answer *a, char *errbuf)
 	a->status = 0;
 	a->retry_after = -1;
 	a->json = 0;
+	a->resent = 0;
 	errbuf[0] = '\0';
 	snprintf(agent, sizeof(agent), "amp2ph-%s/%s", c->prog,
 	    AMP2PH_VERSION);
@@ -94,6 +118,9 @@ http_easy(const struct http_conf *c, struct http_answer *a, char *errbuf)
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
+	curl_easy_setopt(h, CURLOPT_DEBUGDATA, a);
+	curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	if (c->insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

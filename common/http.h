@@ -33,6 +33,13 @@ struct http_answer {
 	long		 status;	/* of the latest status line */
 	double		 retry_after;	/* seconds, -1: none */
 	int		 json;		/* Content-Type names json */
+	/*
+	 * Requests libcurl sent again on its own because a reused
+	 * connection died before an answer came: the server may have
+	 * taken the first one.  Not reset by a new answer: the engine
+	 * zeroes it before each transfer.
+	 */
+	int		 resent;
 };
 
 /* curl_global_init once (errx on failure); cleaned up at exit. */

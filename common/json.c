@@ -1,5 +1,6 @@
 /* json: YAJL callbacks building an arena tree, and compact writing. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
@@ -489,5 +490,43 @@ json_write(struct buf *b, const struct jval *v)
 		}
 		buf_addc(b, '}');
 		break;
+	}
+}
+
+int
+json_numbers_finite(const struct jval *v)
+{
+	char tmp[64];
+	uint32_t n;
+
+	switch (v->type) {
+	case J_NUM:
+		if (v->n <= 300 && memchr(v->u.s, 'e', v->n) == NULL &&
+		    memchr(v->u.s, 'E', v->n) == NULL)
+			return 1;
+		{
+			char *t = v->n < sizeof(tmp) ? tmp : xmalloc(v->n + 1);
+			int fin;
+
+			memcpy(t, v->u.s, v->n);
+			t[v->n] = '\0';
+			fin = isfinite(strtod(t, NULL));
+			if (t != tmp)
+				free(t);
+			return fin;
+		}
+	case J_ARR:
+		for (uint32_t i = 0; i < v->n; i++)
+			if (!json_numbers_finite(&v->u.kids[i]))
+				return 0;
+		return 1;
+	case J_OBJ:
+		n = 2 * v->n;
+		for (uint32_t i = 1; i < n; i += 2)
+			if (!json_numbers_finite(&v->u.kids[i]))
+				return 0;
+		return 1;
+	default:
+		return 1;
 	}
 }

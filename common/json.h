@@ -51,6 +51,12 @@ int		 json_is_str(const struct jval *, const char *);
 int		 json_is_strn(const struct jval *, const char *, size_t);
 /* json_is_str for a string literal: its length is known at compile time. */
 #define json_is_lit(v, lit)	json_is_strn((v), "" lit, sizeof(lit) - 1)
+/*
+ * 0 if a number anywhere in v overflows a double (1e999): readers that
+ * parse numbers as doubles (serde_json, JavaScript) refuse or change
+ * it.  Only numbers with an exponent or over 300 digits are looked at.
+ */
+int		 json_numbers_finite(const struct jval *);
 /* Write v as compact JSON text. */
 void		 json_write(struct buf *, const struct jval *);
 

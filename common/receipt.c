@@ -61,6 +61,10 @@ receipt_append(struct buf *b, const struct receipt *r)
 	uuid_or_null(b, r->has_first, r->first_uuid);
 	jsonw_key(b, "last_uuid", &first);
 	uuid_or_null(b, r->has_last, r->last_uuid);
+	if (r->resent != 0) {
+		jsonw_key(b, "resent", &first);
+		jsonw_i64(b, r->resent);
+	}
 	if (r->at != 0) {
 		char t[TS_STRLEN + 1];
 
@@ -169,6 +173,11 @@ receipt_parse(struct json_parser *jp, const char *line, size_t len,
 	    &r->has_last, r->last_uuid) == -1) {
 		snprintf(err, errlen, "first_uuid or last_uuid is neither a "
 		    "uuid nor null");
+		return -1;
+	}
+	if ((v = json_get(root, "resent")) != NULL && integer(v, 0,
+	    &r->resent) == -1) {
+		snprintf(err, errlen, "\"resent\" is not a count");
 		return -1;
 	}
 	if ((v = json_get(root, "at")) != NULL && (v->type != J_STR ||

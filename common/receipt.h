@@ -38,6 +38,7 @@ struct receipt {
 	uint64_t		 events, bytes;
 	int64_t			 attempts;
 	int64_t			 ms;		/* rounded */
+	int64_t			 resent;	/* by libcurl on its own */
 	int64_t			 at;		/* µs since the epoch of the
 						   answer; 0: not known (older
 						   receipts) */
