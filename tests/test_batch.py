@@ -1447,3 +1447,57 @@ def test_libcurl_silent_resend_is_counted(tmp_path):
         assert sorted(got.values()) == [1] * 20 + [2] * 10
     finally:
         cap.stop()
+
+
+def test_tls_certificate_failure_is_permanent(tmp_path):
+    """A certificate that does not verify (self-signed) stops at once
+    with the reason, instead of being retried for --retry-for."""
+    import ssl
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = []
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            seen.append(self.path)
+            n = int(self.headers.get("Content-Length", "0"))
+            self.rfile.read(n)
+            out = b'{"status":"Ok"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(crt), str(key))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    url = "https://127.0.0.1:%d" % srv.server_address[1]
+    try:
+        t0 = time.time()
+        p = run([P, "--host", url, "--retry-for", "1h"],
+                input=nd(events(5)), env=env_for())
+        assert time.time() - t0 < 20
+        assert p.returncode == 1
+        err = p.stderr.decode()
+        assert "certificate" in err.lower() and "retrying" not in err
+        assert seen == []
+        # --insecure: the same server is accepted
+        p = run([P, "--host", url, "--insecure"], input=nd(events(5)),
+                env=env_for())
+        assert p.returncode == 0, p.stderr.decode()
+        assert "/batch/" in seen
+    finally:
+        srv.shutdown()
+        srv.server_close()
