@@ -592,10 +592,22 @@ delivered(struct slot *s, struct unit *u, long status, double ms)
 			memcpy(ids[k++], u->ev[i].uuid, 16);
 	if (jdb != NULL && k > 0 && journal_add(jdb, (const unsigned char
 	    (*)[16])ids, k) == -1) {
-		/* Delivered but not recorded: a re-run re-sends these. */
-		note("%s: delivered events could not be recorded: %s",
-		    opt.journal_path, journal_error(jdb));
+		char why[320];
+
+		/*
+		 * PostHog has them but the journal does not: not "delivered"
+		 * in any count or receipt, since a re-run will send them
+		 * again (identical copies, which PostHog collapses).  Stop:
+		 * the next commit would fail the same way (a full disk).
+		 */
+		snprintf(why, sizeof(why), "accepted by PostHog but not "
+		    "recorded in the journal: %s", journal_error(jdb));
+		note("%s: %s", opt.journal_path, why);
+		free(ids);
+		receipt(u, status, "fatal", sent_bytes(s), ms, why);
 		fatal = 1;
+		ready_prepend(u);
+		return;
 	}
 	free(ids);
 	c.delivered += u->n;

@@ -1501,3 +1501,34 @@ def test_tls_certificate_failure_is_permanent(tmp_path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_journal_commit_failure_is_not_delivered(cap, tmp_path):
+    """The journal on a full disk: what PostHog took but the journal could
+    not record is neither counted nor receipted as delivered, and the run
+    stops (a re-run sends those again: they are not in the journal)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs",
+                       str(mnt)], stderr=subprocess.DEVNULL).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        j = mnt / "j.db"
+        lines = events(1000)
+        p = batch(cap, ["-j", j, "--batch-size", "50", "--parallel", "1"],
+                  nd(lines))
+        assert p.returncode == 1, p.stderr.decode()
+        err = p.stderr.decode()
+        assert "not recorded in the journal" in err
+        r = receipts(p)
+        bad = [x for x in r if x["outcome"] == "fatal"]
+        assert bad and "not recorded" in bad[0]["error"]
+        delivered = sum(x["events"] for x in r if x["outcome"] ==
+                        "delivered")
+        recorded = journal_uuids(j)
+        assert len(recorded) == delivered      # receipts = the journal
+        assert "%d delivered" % delivered in summary(p)
+        sent = {uuid_of(t) for _, t, _ in records(cap)}
+        assert recorded < sent                 # some sent, unrecorded
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
