@@ -13,6 +13,7 @@ Chromium dumps must hold the headline.
 Budget: well under a minute per build (Chromium's one-time install aside).
 """
 import collections
+import html
 import html.parser
 import json
 import os
@@ -23,6 +24,7 @@ import sqlite3
 import struct
 import subprocess
 import tempfile
+import time
 import uuid
 import zlib
 
@@ -746,6 +748,384 @@ def test_real_pipeline(tmp_path, capture):
     shown = check_html((tmp_path / "r.html").read_text())
     assert "Sending (ph-batch receipts)" in shown
     assert "Runs of ph-batch" in shown
+
+
+# ---------------------------------------------------------------- --verified
+
+def sh(cmd, env=None, input=None):
+    """A shell pipeline of the real binaries (bash -o pipefail)."""
+    e = dict(os.environ, POSTHOG_API_KEY="phc_test",
+             POSTHOG_PERSONAL_API_KEY="phx_test", POSTHOG_HOST="")
+    e.update(env or {})
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], input=input,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e,
+                       timeout=300)
+    check_sanitizers(p.stderr)
+    return p
+
+
+def posthog_rows(text):
+    """The rows of the page's "In PostHog" table: day -> cells as shown."""
+    m = re.search(r'<section id="posthog">(.*?)</section>', text, re.S)
+    assert m, "no In PostHog section"
+    rows = {}
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(1), re.S):
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in
+                 re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+        if cells:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def ph_cell(d):
+    """The "in PostHog" cell ph-report should show for a summary day."""
+    parts = [format(d["present"], ",")]
+    for k, what in (("missing", "missing"), ("not_visible",
+                    "not yet visible"), ("unverified", "unverified")):
+        if d[k]:
+            parts.append("%s %s" % (format(d[k], ","), what))
+    return " \u00b7 ".join(parts)
+
+
+def headline(text):
+    m = re.search(r'<section id="headline"[^>]*>(.*?)</section>', text, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))
+
+
+def check_against_summary(r, text, summ):
+    """--json and the page show the summary's figures, day by day."""
+    sdays = {d["day"]: d for d in summ["days"]}
+    assert r["verified"]["totals"] == summ["totals"]
+    assert r["verified"]["project"] == summ["project"]
+    assert r["verified"]["checked_at"] == summ["checked_at"]
+    seen = 0
+    for d in r["days"]:
+        # the old keys first, in their order, then the new one
+        assert list(d)[:len(COUNTS) + 1] == ["day"] + list(COUNTS)
+        assert list(d)[-1] == "in_posthog"
+        want = sdays.get(d["day"])
+        if want is None:
+            assert d["in_posthog"] is None
+            continue
+        seen += 1
+        assert d["in_posthog"] == {k: v for k, v in want.items()
+                                   if k != "day"}
+    assert seen == len(sdays) - len(r["verified"]["days_not_in_export"])
+    rows = posthog_rows(text)
+    assert rows
+    byday = {d["day"]: d for d in r["days"]}
+    for day, cells in rows.items():
+        exp, deliv, checked, inph = cells
+        assert exp == format(byday[day]["export"], ",")
+        assert deliv == format(byday[day]["delivered"], ",")
+        assert checked == format(sdays[day]["expected"], ",")
+        assert inph == ph_cell(sdays[day])
+
+
+def test_verified_full_path_and_repair(tmp_path, capture_factory,
+                                       query_factory):
+    """amp-sample's archive -> amp-unpack | amp-convert | ph-alias |
+    ph-batch into a capture that answers 200 and drops 5%; ph-verify
+    --summary; ph-report --verified says what is missing, with the
+    summary's figures per day; the repair pipeline and a second ph-verify
+    make it complete."""
+    cap = capture_factory(["--record-meta", "--faults", "lose:0.05",
+                           "--seed", "11"])
+    q = query_factory(cap)
+    arc = make_sample(tmp_path / "export.zip", 2500, 5, "--hours", "80")
+    j = tmp_path / "m.journal"
+    B = BUILD
+    stream = ("%s/amp-unpack %s | %s/amp-convert -q | %s/ph-alias -q -j %s"
+              % (B, arc, B, B, j))
+    verify = ("%s/ph-verify -j %s --project 1 --app-host %s --settle 0"
+              % (B, j, q.url))
+    batch = "%s/ph-batch -q -j %s --host %s" % (B, j, cap.url)
+    p = sh(stream + " | " + batch + " > /dev/null")
+    assert p.returncode == 0, p.stderr
+    sent = {e["uuid"] for e in cap.events()}
+    p = sh(stream)
+    assert p.returncode == 0, p.stderr
+    all_uuids = {json.loads(l)["uuid"] for l in p.stdout.splitlines()}
+    lost = all_uuids - sent
+    assert 40 < len(lost) < 300
+
+    s1 = tmp_path / "s1.json"
+    p = sh(stream + " | " + verify + " --summary %s > /dev/null" % s1)
+    assert p.returncode == 1, p.stderr          # ph-verify: missing
+    summ = json.loads(s1.read_text())
+    assert summ["totals"]["missing"] == len(lost)
+    assert len(summ["days"]) >= 3
+
+    rep = "%s/amp-unpack %s | %s/ph-report -j %s --verified %s" % (
+        B, arc, B, j, s1)
+    p = sh(rep + " -o %s" % (tmp_path / "r1.html"))
+    assert p.returncode == 1, p.stderr
+    assert b"not all in PostHog" in p.stderr
+    assert b"ph-verify" in p.stderr and b"ph-batch" in p.stderr
+    text = (tmp_path / "r1.html").read_text()
+    shown = check_html(text)
+    head = headline(text)
+    assert "Migration not complete" in head
+    assert "not in PostHog" in head
+    assert "In PostHog: %s of %s events" % (
+        format(summ["totals"]["present"], ","),
+        format(summ["totals"]["expected"], ",")) in head
+    assert "%s missing" % format(len(lost), ",") in head
+    assert "ph-verify -j %s --project 1" % j in head and "ph-batch" in head
+    assert "Migration complete" not in shown
+    p = sh(rep + " --json")
+    assert p.returncode == 1
+    r = json.loads(p.stdout)
+    assert r["complete"] is False and r["verified"]["complete"] is False
+    assert r["verified"]["not_in_posthog"] == len(lost)
+    check_against_summary(r, text, summ)
+    # the missing ones were forgotten in the journal: pending (or, for
+    # identity events, not from the export)
+    assert 0 < r["totals"]["pending"] <= len(lost)
+
+    # The repair: the same pipeline with ph-verify before ph-batch.
+    time.sleep(1.1)     # the repair's run is after the check's second
+    cap.faults("")
+    p = sh(stream + " | " + verify + " | " + batch + " > /dev/null")
+    assert p.returncode == 1, p.stderr          # ph-verify: none missing
+    assert {e["uuid"] for e in cap.events()} == all_uuids
+    # the first summary is now out of date
+    p = sh(rep + " --json")
+    assert p.returncode == 1
+    r = json.loads(p.stdout)
+    assert r["verified"]["stale"] is True and r["complete"] is False
+    assert b"after this check" in p.stderr
+
+    s2 = tmp_path / "s2.json"
+    p = sh(stream + " | " + verify + " --summary %s" % s2)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b""
+    summ2 = json.loads(s2.read_text())
+    assert summ2["totals"]["present"] == summ2["totals"]["expected"] == \
+        len(all_uuids)
+    rep2 = "%s/amp-unpack %s | %s/ph-report -j %s --verified %s" % (
+        B, arc, B, j, s2)
+    p = sh(rep2 + " -o %s" % (tmp_path / "r2.html"))
+    assert p.returncode == 0, p.stderr
+    assert b"complete: every event of the export is in PostHog" in p.stderr
+    text = (tmp_path / "r2.html").read_text()
+    check_html(text)
+    head = headline(text)
+    assert "Migration complete" in head
+    assert "In PostHog: all %s events (checked " % format(
+        len(all_uuids), ",") in head
+    assert "against project 1 at %s" % q.url in head
+    assert "<title>Migration report: complete</title>" in text
+    p = sh(rep2 + " --json")
+    assert p.returncode == 0
+    r = json.loads(p.stdout)
+    assert r["complete"] is True and r["acknowledged"] is True
+    assert r["verified"]["complete"] is True
+    assert r["verified"]["stale"] is False
+    check_against_summary(r, text, summ2)
+    assert all(d["in_posthog"]["missing"] == 0 for d in r["days"]
+               if d["in_posthog"] is not None)
+    q2 = sh(rep2 + " -q -o %s" % (tmp_path / "r3.html"))
+    assert q2.returncode == 0 and q2.stderr == b""
+
+
+def test_not_verified_says_so(export, tmp_path):
+    """Without --verified, "delivered" is acknowledged, and the page says
+    it is not verified as stored, naming ph-verify, whether complete or
+    not."""
+    src = export["files"][:1]
+    evs, _, _ = convert(src)
+    u = [e["uuid"] for e in evs]
+    for name, have, rc in (("all", u, 0), ("some", u[10:], 1)):
+        j = make_journal(tmp_path / (name + ".journal"), have)
+        out = tmp_path / (name + ".html")
+        p = report(["-j", j, "-o", out] + src)
+        assert p.returncode == rc, p.stderr
+        text = out.read_text()
+        check_html(text)
+        head = headline(text)
+        assert "not verified as stored" in head.lower(), head
+        assert "ph-verify" in head and "--verified" in head
+        assert "Migration complete" not in head
+        assert 'id="posthog"' not in text
+        p, r = report_json(["-j", j] + src)
+        assert r["verified"] is None
+        assert r["acknowledged"] is (rc == 0)
+        assert r["complete"] is (rc == 0)
+        assert list(r)[:4] == ["complete", "journal", "inputs", "totals"]
+        assert list(r)[-2:] == ["acknowledged", "verified"]
+    assert b"acknowledged, not verified" in report(
+        ["-j", tmp_path / "all.journal"] + src).stderr
+
+
+GOOD_SUMMARY = {
+    "days": [{"day": "2024-01-01", "expected": 3, "present": 3,
+              "missing": 0, "not_visible": 0, "unverified": 0,
+              "duplicates": 0}],
+    "totals": {"read": 3, "expected": 3, "present": 3, "missing": 0,
+               "not_visible": 0, "unverified": 0, "never_delivered": 0,
+               "duplicates": 0, "bad": 0, "other_lib": 0},
+    "queries": 1, "throttled": 0, "project": "1",
+    "host": "http://127.0.0.1:1", "checked_at": 1700000000}
+
+
+def test_bad_summary_file(tmp_path):
+    lines = sample_lines(20, 4)
+    j = make_journal(tmp_path / "j.journal")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(GOOD_SUMMARY) + "\n")
+    p = report(["-j", j, "--verified", good, "-o", tmp_path / "x.html"],
+               input=lines)
+    assert p.returncode == 1            # read, but nothing is delivered
+    assert b"--verified" not in p.stderr
+
+    def variant(**kw):
+        d = json.loads(json.dumps(GOOD_SUMMARY))
+        for k, v in kw.items():
+            path = k.split("__")
+            o = d
+            for x in path[:-1]:
+                o = o[int(x)] if x.isdigit() else o[x]
+            if v is KeyError:
+                del o[path[-1]]
+            else:
+                o[path[-1]] = v
+        return json.dumps(d)
+
+    second = dict(GOOD_SUMMARY["days"][0], day="2023-12-31")
+    cases = [
+        ("empty.json", "", "empty"),
+        ("text.json", "not json at all\n", "not JSON"),
+        ("array.json", "[1,2]", "not a summary of ph-verify --summary"),
+        ("nodays.json", variant(days=KeyError), "no \"days\""),
+        ("daysobj.json", variant(days={}), "\"days\" is not an array"),
+        ("nototal.json", variant(totals__missing=KeyError),
+         "\"totals\" has no \"missing\""),
+        ("neg.json", variant(days__0__present=-1),
+         "day 2024-01-01: \"present\" is not a count"),
+        ("frac.json", variant(totals__present=2.5),
+         "\"totals\": \"present\" is not a count"),
+        ("str.json", variant(queries="1"), "\"queries\" is not a count"),
+        ("date.json", variant(days__0__day="2024-02-30"),
+         "day 1 of \"days\": \"day\" is not a date"),
+        ("order.json", json.dumps(dict(GOOD_SUMMARY, days=[
+            GOOD_SUMMARY["days"][0], second])), "not in order"),
+        ("proj.json", variant(project=1), "\"project\" (a string)"),
+        ("noat.json", variant(checked_at=KeyError), "no \"checked_at\""),
+    ]
+    for name, body, why in cases:
+        f = tmp_path / name
+        f.write_text(body)
+        p = report(["-j", j, "--verified", f], input=lines)
+        err = p.stderr.decode()
+        assert p.returncode == 1, (name, err)
+        assert p.stdout == b"", name
+        assert ("ph-report: --verified %s: " % f) in err, (name, err)
+        assert why in err, (name, err)
+    for f, why in ((tmp_path / "none.json", "No such file"),
+                   (tmp_path, "Is a directory")):
+        p = report(["-j", j, "--verified", f], input=lines)
+        assert p.returncode == 1 and p.stdout == b""
+        assert ("--verified %s: %s" % (f, why)).encode() in p.stderr, \
+            p.stderr
+    # One summary only: a usage error.
+    p = report(["-j", j, "--verified", good, "--verified", good], input=b"")
+    assert p.returncode == 2 and b"one summary only" in p.stderr
+    # A check of another project than the journal's.
+    db = sqlite3.connect(str(j))
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO meta VALUES ('project', '7')")
+    db.commit()
+    db.close()
+    p = report(["-j", j, "--verified", good], input=lines)
+    assert p.returncode == 1
+    assert b"a check of project 1, but journal" in p.stderr
+    assert b"belongs to project 7" in p.stderr
+
+
+def test_summary_figures_not_all_there(export, tmp_path):
+    """Every event acknowledged, but the summary says some are not yet
+    visible or unverified, or it checked fewer events than the export
+    delivered: not complete, exit 1, and the page says what to do."""
+    src = export["files"][:1]
+    evs, _, _ = convert(src)
+    u = [e["uuid"] for e in evs]
+    j = make_journal(tmp_path / "all.journal", u)
+    p, r = report_json(["-j", j] + src)
+    days = [d for d in r["days"] if d["delivered"]]
+    n = sum(d["delivered"] for d in days)
+
+    def summary(name, notvis=0, unver=0, short=0):
+        sd = []
+        big = max(range(len(days)), key=lambda i: days[i]["delivered"])
+        assert days[big]["delivered"] > 20
+        for i, d in enumerate(days):
+            e = d["delivered"] - (short if i == big else 0)
+            nv = notvis if i == big else 0
+            uv = unver if i == big else 0
+            sd.append({"day": d["day"], "expected": e,
+                       "present": e - nv - uv, "missing": 0,
+                       "not_visible": nv, "unverified": uv,
+                       "duplicates": 0})
+        tot = dict(GOOD_SUMMARY["totals"], read=n - short,
+                   expected=n - short, present=n - short - notvis - unver,
+                   not_visible=notvis, unverified=unver)
+        f = tmp_path / name
+        f.write_text(json.dumps(dict(GOOD_SUMMARY, days=sd, totals=tot)))
+        return f
+
+    ok = summary("ok.json")
+    p = report(["-j", j, "--verified", ok, "-o", tmp_path / "ok.html"] +
+               src)
+    assert p.returncode == 0, p.stderr
+    assert "Migration complete" in headline((tmp_path / "ok.html")
+                                            .read_text())
+    for name, kw, says in (
+            ("nv.json", {"notvis": 5}, "5 not yet visible"),
+            ("uv.json", {"unver": 4}, "4 unverified"),
+            ("short.json", {"short": 6}, "more than ph-verify checked")):
+        f = summary(name, **kw)
+        out = tmp_path / (name + ".html")
+        p = report(["-j", j, "--verified", f, "-o", out] + src)
+        assert p.returncode == 1, (name, p.stderr)
+        text = out.read_text()
+        check_html(text)
+        head = headline(text)
+        assert "Migration not complete:" in head and "not in PostHog" in \
+            head, head
+        assert says in head, (name, head)
+        p, r = report_json(["-j", j, "--verified", f] + src)
+        assert r["complete"] is False and r["acknowledged"] is True
+        assert r["verified"]["complete"] is False
+        check_against_summary(r, text, json.loads(f.read_text()))
+
+    # ph-batch delivered after the check: out of date, not complete.
+    db = sqlite3.connect(str(j))
+    db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT, "
+               "updated TEXT, host TEXT, status TEXT, read INTEGER, "
+               "delivered INTEGER, skipped INTEGER, rejected INTEGER, "
+               "undelivered INTEGER, requests INTEGER, retries INTEGER, "
+               "bytes INTEGER)")
+    db.execute("INSERT INTO runs VALUES (1, '2023-11-14T22:00:00.000000Z', "
+               "'2023-11-14T22:20:00.000000Z', 'h', 'done', 9, 0, 9, 0, 0, "
+               "1, 0, 10)")     # after the check, but delivered nothing
+    db.commit()
+    p = report(["-j", j, "--verified", ok, "-o", tmp_path / "ok.html"] +
+               src)
+    assert p.returncode == 0, p.stderr
+    db.execute("INSERT INTO runs VALUES (2, '2023-11-14T22:30:00.000000Z', "
+               "'2023-11-14T22:40:00.000000Z', 'h', 'done', 9, 3, 6, 0, 0, "
+               "1, 0, 10)")
+    db.commit()
+    db.close()
+    out = tmp_path / "stale.html"
+    p = report(["-j", j, "--verified", ok, "-o", out] + src)
+    assert p.returncode == 1, p.stderr
+    assert b"after this check" in p.stderr
+    head = headline(out.read_text())
+    assert "Migration not complete: ph-verify's check is out of date" in \
+        head, head
+    assert "ph-batch delivered events after this check" in head
 
 
 # ---------------------------------------------------------------- browser

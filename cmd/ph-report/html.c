@@ -481,9 +481,19 @@ write_html(struct buf *b)
 		if (!acknowledged())
 			buf_printf(b, "%s pending, %s rejected", htmlw_num(pend),
 			    htmlw_num(rej));
-		if (opt.verified != NULL && !ver.complete)
-			buf_printf(b, "%s%s not in PostHog", acknowledged() ? "" :
-			    ", ", htmlw_num(ver.not_there + ver.uncovered));
+		if (opt.verified != NULL && !ver.complete) {
+			const char *sep = acknowledged() ? "" : ", ";
+
+			if (ver.not_there + ver.uncovered)
+				buf_printf(b, "%s%s not in PostHog", sep,
+				    htmlw_num(ver.not_there + ver.uncovered));
+			else if (ver.days_unchecked)
+				buf_printf(b, "%s%s days not checked", sep,
+				    htmlw_num(ver.days_unchecked));
+			else
+				buf_printf(b, "%sph-verify's check is out of "
+				    "date", sep);
+		}
 		buf_adds(b, "</h2>\n");
 		if (!acknowledged()) {
 			buf_printf(b, "<p>%s of %s events of the export were "

@@ -592,11 +592,9 @@ summary(void)
 		    "same?", (unsigned long long)st.dropped_delivered);
 	if (!acknowledged())
 		fprintf(stderr, "ph-report: NOT complete: %llu pending%s, "
-		    "%llu rejected%s%s\n", (unsigned long long)pend,
+		    "%llu rejected%s\n", (unsigned long long)pend,
 		    pend ? " (run the pipeline again)" : "",
-		    (unsigned long long)rej, rej ? " (see the report)" : "",
-		    opt.verified != NULL && !ver.complete ? "; not all in "
-		    "PostHog" : "");
+		    (unsigned long long)rej, rej ? " (see the report)" : "");
 	else if (opt.verified == NULL)
 		fprintf(stderr, "ph-report: acknowledged, not verified: every "
 		    "event of the export was acknowledged by PostHog's "
@@ -605,11 +603,18 @@ summary(void)
 	else if (ver.complete)
 		fprintf(stderr, "ph-report: complete: every event of the "
 		    "export is in PostHog\n");
+	if (opt.verified == NULL || ver.complete)
+		return;
+	fprintf(stderr, "ph-report: NOT complete: not all in PostHog");
+	if (t->missing || t->never_delivered)
+		fprintf(stderr, " (repair: ... | ph-alias -j %s | ph-verify -j "
+		    "%s --project %s ... | ph-batch -j %s ..., then ph-verify "
+		    "--summary again)", opt.journal, opt.journal,
+		    vsum.project, opt.journal);
 	else
-		fprintf(stderr, "ph-report: NOT complete: not all in PostHog "
-		    "(repair: ... | ph-alias -j %s | ph-verify -j %s "
-		    "--project %s ... | ph-batch -j %s ...)\n", opt.journal,
-		    opt.journal, vsum.project, opt.journal);
+		fprintf(stderr, " (run ph-verify --summary again%s)",
+		    t->not_visible ? " once PostHog has ingested them" : "");
+	fputc('\n', stderr);
 }
 
 int

@@ -577,8 +577,6 @@ tally_verified(void)
 		    t->not_visible + t->unverified);
 	ver.uncovered = st.delivered_distinct > t->expected ?
 	    st.delivered_distinct - t->expected : 0;
-	ver.complete = ver.not_there == 0 && ver.uncovered == 0 &&
-	    ver.days_unchecked == 0 && t->present == t->expected;
 	/* A run of ph-batch that delivered after the check: out of date. */
 	for (size_t i = 0; i < nruns; i++) {
 		const struct run *r = run_at(i);
@@ -588,6 +586,9 @@ tally_verified(void)
 		    &us) == 0 && us / 1000000 > vsum.checked_at)
 			ver.stale = 1;
 	}
+	ver.complete = ver.not_there == 0 && ver.uncovered == 0 &&
+	    ver.days_unchecked == 0 && !ver.stale &&
+	    t->present == t->expected;
 }
 
 int
