@@ -126,7 +126,7 @@ gzsrc_read(struct src *s, unsigned char *out, size_t len)
 		if (r == Z_STREAM_END &&
 		    g->in->verified >= g->inpos - g->z.avail_in)
 			g->s.verified = g->out;
-		/* The bytes before the damage are good: hand them out first. */
+		/* Bytes before the damage go out first, never verified. */
 		if (g->failed)
 			return got > 0 ? (ssize_t)got : -1;
 		if (got > 0)

@@ -508,7 +508,7 @@ zipsrc_read(struct src *s, unsigned char *out, size_t len)
 				    "(truncated member)");
 			m->failed = 1;
 		}
-		/* Bytes before the damage are good: hand them out first. */
+		/* Bytes before the damage go out first, never verified. */
 		if (n > 0 || m->ended)
 			return n;
 		if (m->failed)
