@@ -10,12 +10,17 @@
  *
  * Memory holds 16-byte keys, never the ids: one for each distinct pair
  * (the identity event's uuid), one for each device with a usable pair,
- * one for each shared device.
+ * one for each shared device; and the line at hand, at most MAX_LINE: a
+ * longer one cannot be passed on without holding it, so it is refused.
  */
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +46,8 @@
 #define FLUSH_AT	(1 << 20)
 #define CACHE_SLOTS	4096		/* recently seen pairs, by their ids */
 #define CACHE_IDS	120		/* longer id pairs are not cached */
+/* As ph-batch's: a longer line is no event it would send anyway. */
+#define MAX_LINE	(16 * 1024 * 1024)
 
 enum mode { MODE_IDENTIFY, MODE_ALIAS };
 enum shared { SHARED_FIRST, SHARED_ALL, SHARED_NONE };
@@ -49,7 +56,7 @@ static const char *const mode_names[] = { "identify", "alias", NULL };
 static const char *const shared_names[] = { "first", "all", "none", NULL };
 
 struct stats {
-	uint64_t	lines, events, notevents;
+	uint64_t	lines, events, notevents, toolong;
 	uint64_t	pairs, written, journal, shared, unmergeable, given;
 };
 
@@ -462,18 +469,27 @@ do_line(const char *file, uint64_t lineno, const char *p, size_t len,
 static int
 do_file(const char *path)
 {
+	/* Told even with -q: the line is lost from the output. */
+	static struct rejects told;
 	const char *fname = strcmp(path, "-") == 0 ? "<stdin>" : path;
 	struct lines l;
 	const char *p;
 	size_t len;
 	int r;
 
-	/* No limit: a line is never dropped, so it is held whole. */
-	if (lines_open(&l, path, SIZE_MAX, 0) == -1) {
+	if (lines_open(&l, path, MAX_LINE, 0) == -1) {
 		warn("%s", path);
 		return -1;
 	}
 	while ((r = lines_next(&l, &p, &len)) != LINE_EOF) {
+		if (r == LINE_TOOLONG) {
+			st.lines++;
+			st.toolong++;
+			rejects_warn(&told, WARN_LIMIT, "over-long lines",
+			    fname, l.lineno, "line of %zu bytes is longer "
+			    "than %d MiB: not written", len, MAX_LINE >> 20);
+			continue;
+		}
 		if (r != LINE_OK) {
 			warnx("%s: read error: %s", fname, l.errmsg);
 			r = LINE_ERROR;
@@ -485,6 +501,76 @@ do_file(const char *path)
 	}
 	lines_close(&l);
 	return r == LINE_ERROR ? -1 : 0;
+}
+
+/* The journal's directory exists: else say what to do. */
+static void
+journal_dir(const char *path)
+{
+	struct stat sb;
+	char *copy = xstrdup(path), *dir = dirname(copy);
+
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		errx(EXIT_RUNTIME, "journal %s: no such directory: create it, "
+		    "or give -j a path in an existing one", path);
+	free(copy);
+}
+
+/*
+ * ph-alias only reads the journal, so an existing one is opened
+ * read-only and may be on read-only media; a missing one is created,
+ * which lets the first run of the pipeline work (ph-batch fills it).
+ */
+static struct journal *
+open_journal(const char *path)
+{
+	struct journal *j;
+	struct statvfs vfs;
+	struct stat sb;
+	struct buf uri = { 0 };
+	char err[512], err2[512];
+
+	if (stat(path, &sb) == -1) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			errx(EXIT_RUNTIME, "journal %s: %s", path,
+			    strerror(errno));
+		journal_dir(path);
+		if ((j = journal_open(path, 0, err, sizeof(err))) == NULL)
+			errx(EXIT_RUNTIME, "journal %s", err);
+		return j;
+	}
+	if (S_ISDIR(sb.st_mode))
+		errx(EXIT_RUNTIME, "journal %s: is a directory: give -j the "
+		    "journal's file", path);
+	if (access(path, R_OK) == -1)
+		errx(EXIT_RUNTIME, "journal %s: cannot read it: %s", path,
+		    strerror(errno));
+	if ((j = journal_open(path, 1, err, sizeof(err))) != NULL)
+		return j;
+	if (statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+		/*
+		 * A WAL database is read through its -shm file, which
+		 * read-only media cannot get unless it is there; nobody can
+		 * be writing such a journal, so SQLite may read it as
+		 * immutable.  XXX common/journal should do this in
+		 * journal_open(path, 1, ...), which owns SQLite.
+		 */
+		buf_adds(&uri, "file:");
+		for (const char *c = path; *c != '\0'; c++)
+			if (strchr("?#%", *c) != NULL)
+				buf_printf(&uri, "%%%02X", (unsigned char)*c);
+			else
+				buf_addc(&uri, *c);
+		buf_adds(&uri, "?immutable=1");
+		buf_addc(&uri, '\0');
+		j = journal_open(uri.p, 1, err2, sizeof(err2));
+		buf_free(&uri);
+	} else
+		/* Being made by ph-batch this moment: wait for it, as before. */
+		j = journal_open(path, 0, err2, sizeof(err2));
+	if (j == NULL)
+		errx(EXIT_RUNTIME, "journal %s", err);
+	return j;
 }
 
 int
@@ -499,7 +585,6 @@ main(int argc, char *argv[])
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
 	};
-	char err[512];
 	int ch, failed = 0;
 
 	while ((ch = getopt_long(argc, argv, "hj:q", longopts, NULL)) != -1) {
@@ -530,10 +615,8 @@ main(int argc, char *argv[])
 	pipe_grow(STDIN_FILENO);
 	pipe_grow(STDOUT_FILENO);
 
-	/* Read-write: a first run creates the journal ph-batch fills. */
-	if (journal_path != NULL && (jdb = journal_open(journal_path, 0, err,
-	    sizeof(err))) == NULL)
-		errx(EXIT_RUNTIME, "journal %s", err);
+	if (journal_path != NULL)
+		jdb = open_journal(journal_path);
 	parser = json_parser_new();
 	uuidset_init(&pairs);
 	uuidset_init(&devices);
@@ -552,6 +635,9 @@ main(int argc, char *argv[])
 		release();
 	flush_out(1);
 
+	if (st.toolong > 0)
+		warnx("%llu over-long lines not written",
+		    (unsigned long long)st.toolong);
 	if (!quietflag)
 		fprintf(stderr, "ph-alias: %llu lines: %llu events, %llu not "
 		    "events (passed on); %llu pairs: %llu identity events "
@@ -579,5 +665,5 @@ main(int argc, char *argv[])
 	buf_free(&line);
 	if (outfile_close(stdout, "stdout") == -1 || failed)
 		return EXIT_RUNTIME;
-	return 0;
+	return st.toolong > 0 ? EXIT_DATAERR : 0;
 }

@@ -8,6 +8,7 @@ placement just before a pair's first event.
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import uuid
@@ -576,11 +577,132 @@ def test_journal_with_shared_device_none(tmp_path):
 
 
 def test_journal_cannot_be_opened(tmp_path):
-    p = alias(["-j", tmp_path / "no" / "such" / "dir" / "j"], nd(SHARED))
+    j = tmp_path / "no" / "such" / "dir" / "j"
+    p = alias(["-j", j], nd(SHARED))
     assert p.returncode == 1
-    assert b"journal" in p.stderr
+    # What is wrong and what to do, and nothing written.
+    assert p.stderr == (b"ph-alias: journal %s: no such directory: create "
+                        b"it, or give -j a path in an existing one\n"
+                        % str(j).encode())
+    assert p.stdout == b""
+    assert not j.parent.exists()
     p = alias(["-j", tmp_path], nd(SHARED))        # a directory
     assert p.returncode == 1
+    assert b"is a directory" in p.stderr
+    bad = tmp_path / "not.journal"
+    bad.write_bytes(b"not a database\n" * 100)
+    p = alias(["-j", bad], nd(SHARED))
+    assert p.returncode == 1
+    assert b"journal %s: " % str(bad).encode() in p.stderr
+    assert bad.read_bytes() == b"not a database\n" * 100
+
+
+def ro_run(d, args, data):
+    """ph-alias with directory d mounted read-only (a private mount
+    namespace: needs root or user namespaces), or None."""
+    if not shutil.which("unshare"):
+        return None
+    argv = [prog(P)] + [str(a) for a in args]
+    script = ('mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && '
+              'touch "$1/.w" 2>/dev/null && exit 99; shift; exec "$@"')
+    p = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(d)] +
+                       argv, input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    if p.returncode == 99 or (p.returncode != 0 and (
+            b"unshare" in p.stderr or b"mount" in p.stderr)):
+        return None
+    check_sanitizers(p.stderr)
+    return p
+
+
+def test_journal_on_read_only_media(tmp_path):
+    d = tmp_path / "ro"
+    d.mkdir()
+    j = d / "m.journal"
+    lines = journal_lines()
+    first = ok(["-j", j], nd(lines)).stdout
+    ids = identities(first)
+    journal_add(j, [ids[0]["uuid"], ids[2]["uuid"]])
+    # A cleanly closed WAL journal: no -wal, no -shm beside it.
+    assert sorted(os.listdir(d)) == ["m.journal"]
+    before = j.read_bytes()
+    p = ro_run(d, ["-j", j], nd(lines))
+    if p is None:
+        pytest.skip("cannot mount a read-only directory here")
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout == first
+    assert summary(p)["journal"] == 2
+    assert j.read_bytes() == before
+    # Missing there: it cannot be created, and ph-alias says so.
+    p = ro_run(d, ["-j", d / "other.journal"], nd(lines))
+    assert p.returncode == 1
+    assert b"journal %s" % str(d / "other.journal").encode() in p.stderr
+
+
+def test_existing_journal_is_only_read(tmp_path):
+    # A journal of schema 1 (no acknowledgement times): a read-write open
+    # would upgrade it; ph-alias only reads it, and ph-batch upgrades it.
+    j = tmp_path / "m.journal"
+    ok(["-j", j], b"")
+    db = sqlite3.connect(str(j))
+    db.executescript("DROP TABLE delivered; CREATE TABLE delivered "
+                     "(uuid BLOB PRIMARY KEY) WITHOUT ROWID;"
+                     "UPDATE meta SET value = '1' WHERE key = 'schema';")
+    db.close()
+    journal_add(j, [pair_uuid("d1", "alice")])
+    p = ok(["-j", j], nd(journal_lines()))
+    assert summary(p)["journal"] == 1
+    db = sqlite3.connect(str(j))
+    cols = [r[1] for r in db.execute("PRAGMA table_info(delivered)")]
+    db.close()
+    assert cols == ["uuid"]
+
+
+def test_over_long_line_is_refused(tmp_path):
+    # Lines are capped at 16 MiB, as ph-batch's: a longer one cannot be
+    # passed on without holding it, so it is told and the exit is 65.
+    cap = 16 << 20
+    a = ev("a", "u1", dev="d1")
+    head = b'{"event":"big","distinct_id":"u2","properties":{"x":"'
+    tail = b'"}}'
+    at_cap = head + b"y" * (cap - len(head) - len(tail)) + tail
+    over = head + b"y" * (cap + 1 - len(head) - len(tail)) + tail
+    b = ev("b", "u3", dev="d3")
+    f = tmp_path / "in.ndjson"
+    f.write_bytes(nd([a, at_cap, over, b]))
+    p = alias(["-q", f], b"")
+    assert p.returncode == 65, p.stderr.decode()[-2000:]
+    assert p.stdout == nd([identity("d1", "u1"), a, at_cap,
+                           identity("d3", "u3"), b])
+    assert p.stderr == (b"ph-alias: %s:3: line of %d bytes is longer than "
+                        b"16 MiB: not written\n"
+                        b"ph-alias: 1 over-long lines not written\n"
+                        % (str(f).encode(), len(over)))
+    # A last line without its newline, over the cap.
+    p = alias([], nd([a]) + over)
+    assert p.returncode == 65
+    assert p.stdout == nd([identity("d1", "u1"), a])
+
+
+@pytest.mark.skipif(SAN or not os.path.exists("/usr/bin/time"),
+                    reason="peak memory: plain build, GNU time")
+def test_memory_does_not_follow_the_longest_line(tmp_path):
+    # A 256 MiB line once took twice that; now memory stays near the cap.
+    f = tmp_path / "huge.ndjson"
+    with open(f, "wb") as o:
+        o.write(ev("a", "u1", dev="d1") + b"\n")
+        o.write(b'{"event":"x","distinct_id":"u","properties":{"x":"')
+        blk = b"z" * (1 << 20)
+        for _ in range(256):
+            o.write(blk)
+        o.write(b'"}}\n')
+    rss = tmp_path / "rss"
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss),
+                        prog(P), "-q", str(f)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=120)
+    assert p.returncode == 65, p.stderr.decode()
+    kb = int(rss.read_text().split()[-1])
+    assert kb < 80 * 1024, "peak RSS %d KiB" % kb
 
 
 def test_end_to_end_with_ph_batch(tmp_path, capture):
