@@ -946,6 +946,10 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nc; i++)
 		conn_free(cs[i]);
+	free(cs);
+	free(pf);
+	free(rbuf);
+	free(zbuf);
 	close(ls);
 	if (!quiet) {
 		char sb[256];
