@@ -1973,11 +1973,8 @@ reject(const char *file, uint64_t lineno, const char *why,
     const char *line, size_t len)
 {
 	st.rejected++;
-	if (st.rejected <= WARN_LIMIT)
-		warnx("%s:%llu: %s", file, (unsigned long long)lineno, why);
-	else if (st.rejected == WARN_LIMIT + 1)
-		warnx("further rejected lines are not named here%s%s",
-		    rej.path ? "; see " : "", rej.path ? rej.path : "");
+	rejects_warn(&rej, WARN_LIMIT, "rejected lines", file, lineno, "%s",
+	    why);
 	rejects_add(&rej, file, lineno, why, line, len, 0);
 	if (strictflag) {
 		warnx("stopping at the first rejected line (--strict)");

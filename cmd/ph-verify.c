@@ -170,16 +170,6 @@ hour_text(int64_t h, char *out, size_t len)
 	    (int)(h - floordiv(h, 24) * 24));
 }
 
-static void
-day_text(int64_t day, char *out, size_t len)
-{
-	int y;
-	unsigned m, d;
-
-	civil_from_days(day, &y, &m, &d);
-	snprintf(out, len, "%04d-%02u-%02u", y, m, d);
-}
-
 /*
  * What ph-verify needs of an event line: its uuid, its hour, whether it
  * is a migrated event ($lib amp2ph, what the queries select on).  0, or

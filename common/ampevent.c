@@ -49,7 +49,9 @@ void
 amp_rules_init(struct amp_rules *r)
 {
 	memset(r, 0, sizeof(*r));
+	/* Amplitude's session markers; PostHog derives sessions itself. */
 	names_add(&r->drops, "session_start");
+	names_add(&r->drops, "session_end");
 }
 
 void
@@ -289,7 +291,9 @@ amp_row_distinct_id(const struct amp_row *a, const char **did,
 	    !distinct_id_mergeable(*did, *didlen))
 		if (!id_text(a->f[AF_DEVICE_ID], did, didlen) ||
 		    !distinct_id_mergeable(*did, *didlen))
-			if (!id_text(a->f[AF_AMPLITUDE_ID], did, didlen)) {
+			/* amplitude_id 0 is no more a person than "anonymous" */
+			if (!id_text(a->f[AF_AMPLITUDE_ID], did, didlen) ||
+			    !distinct_id_mergeable(*did, *didlen)) {
 				*why = "no usable user_id, device_id or "
 				    "amplitude_id";
 				return -1;

@@ -307,9 +307,11 @@ def test_sample_every_line_converted(tmp_path, seed):
     # nothing lost
     assert lines == len(rows) == written + dropped + rejected
     assert written == len(out)
-    assert dropped == sum(r["event_type"] == "session_start" for r in rows)
+    assert dropped == sum(r["event_type"] in ("session_start", "session_end")
+                          for r in rows)
     assert rejected == 0 and read(rej) == b""
-    kept = [r for r in rows if r["event_type"] != "session_start"]
+    kept = [r for r in rows
+            if r["event_type"] not in ("session_start", "session_end")]
     assert len(kept) == len(out)
     # a session's $session_id time: its session_id, unless the first event
     # seen of it is earlier than that or a day later (then its time)
@@ -379,7 +381,6 @@ NAMES = [
     ("[Amplitude] Screen Viewed", "$screen"),
     ("$identify", "$set"),
     ("$groupidentify", "$groupidentify"),
-    ("session_end", "session_end"),
     ("[Amplitude] Form Started", "[Amplitude] Form Started"),
     ("Search", "Search"),
 ]
@@ -395,6 +396,17 @@ def test_session_start_dropped_by_default():
     assert p.returncode == 0
     assert [e["event"] for e in parse(p.stdout)] == ["Search"]
     assert summary(p) == (2, 1, 1, 0)
+
+
+def test_session_end_dropped_by_default_like_session_start():
+    """session_end is Amplitude's synthetic marker, as session_start is:
+    PostHog computes sessions from $session_id."""
+    data = nd([line(event_type="session_end"), line()])
+    p = conv([], data)
+    assert [e["event"] for e in parse(p.stdout)] == ["Search"]
+    assert summary(p) == (2, 1, 1, 0)
+    p = conv(["--keep", "session_end"], data)
+    assert [e["event"] for e in parse(p.stdout)] == ["session_end", "Search"]
 
 
 def test_drop_keep_rename():
@@ -2173,3 +2185,15 @@ def test_form_submitted_takes_the_form_an_element_event_showed():
     for e in evs[2:]:
         assert e["properties"]["$elements"][0]["tag_name"] == "form"
         assert len(e["properties"]["$elements"]) == 1
+
+
+def test_amplitude_id_fallback_goes_through_the_merge_filter():
+    """No user_id or device_id: amplitude_id is the distinct_id, unless
+    PostHog would refuse to merge on it (0), as for the other ids."""
+    p = conv([], nd([line(user_id=None, device_id=None, amplitude_id=0),
+                     line(user_id=None, device_id=None, amplitude_id=123)]))
+    assert p.returncode == 65
+    evs = parse(p.stdout)
+    assert [e["distinct_id"] for e in evs] == ["123"]
+    assert summary(p) == (2, 1, 0, 1)
+    assert b"no usable user_id, device_id or amplitude_id" in p.stderr

@@ -214,7 +214,7 @@ def export(tmp_path_factory):
             if (str(f), n) in refused:
                 e["conv"] = "rejected"
                 e["reason"] = norm_reason(refused[(str(f), n)])
-            elif obj["event_type"] == "session_start":
+            elif obj["event_type"] in ("session_start", "session_end"):
                 e["conv"] = "dropped"
             else:
                 e["conv"] = "event"
@@ -535,10 +535,11 @@ def test_dropped_but_delivered_is_delivered(export, tmp_path):
     """amp-convert kept session_start; ph-report not told: those count as
     delivered, with a warning."""
     src = export["files"][:1]
-    evs, _, _ = convert(src, ["--keep", "session_start"])
+    evs, _, _ = convert(src, ["--keep", "session_start", "--keep",
+                              "session_end"])
     j = make_journal(tmp_path / "j", [e["uuid"] for e in evs])
     p, r = report_json(["-j", j] + src)
-    n = sum(e["event"] == "session_start" for e in evs)
+    n = sum(e["event"] in ("session_start", "session_end") for e in evs)
     assert n > 0
     assert r["totals"]["dropped_but_delivered"] == n
     assert r["totals"]["dropped"] == 0 and r["totals"]["pending"] == 0
