@@ -34,7 +34,7 @@ TOOLS	= amp-sample
 COMMON	= buf cli distinct gunzip hours http journal phapi jqprog json jsonw keyset lines \
 	  natsort gzipw retry secret stop uuidset country utf8 ampevent \
 	  outfile progress receipt rejects src timestamp uuid xalloc zip \
-	  htmlw period svgchart iso3166 verifysum
+	  htmlw period svgchart iso3166 stage verifysum
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)
 

@@ -33,6 +33,7 @@
 #include "rejects.h"
 #include "retry.h"
 #include "secret.h"
+#include "stage.h"
 #include "stop.h"
 #include "timestamp.h"
 #include "uuid.h"
@@ -111,6 +112,7 @@ static struct unit	*ready_head, *ready_tail, *building;
 static struct slot	*slots;
 static CURLM		*multi;
 static int		 inflight, fatal, input_done;
+static int		 last_nonl, cut;	/* the input's last line was cut */
 static double		 tokens, last_refill, started;
 
 static void __attribute__((noreturn))
@@ -390,6 +392,16 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 		return reject_line(file, line, err, p, len, 0);
 	}
 	if ((root = json_parse(parser, p, len, err, sizeof(err))) == NULL) {
+		if (last_nonl) {
+			/* A killed stage before us, not a bad event. */
+			note("%s:%llu: the input ends in a cut line (no newline, "
+			    "not whole JSON): was a stage before this one "
+			    "stopped?  Not sent and not rejected: run the "
+			    "pipeline again", file, (unsigned long long)line);
+			c.read--;
+			cut = 1;
+			return;
+		}
 		if (!utf8_valid(p, len))
 			snprintf(err, sizeof(err), "invalid UTF-8");
 		return reject_line(file, line, err, p, len, 0);
@@ -891,6 +903,26 @@ struct input {
 	int	  open;
 };
 
+/*
+ * The first line of an input: a BOM is skipped with a note; input that
+ * belongs to another stage stops the run with one message (not a reject
+ * for each line of a zip).
+ */
+static void
+first_line(const char *name, const char **p, size_t *len)
+{
+	size_t b = stage_bom(*p, *len);
+	const char *why;
+
+	if (b > 0) {
+		stage_bom_note(name);
+		*p += b;
+		*len -= b;
+	}
+	if ((why = stage_wrong(SK_POSTHOG, *p, *len)) != NULL)
+		errx(EXIT_DATAERR, "%s: %s", name, why);
+}
+
 /* Read lines while there is room; never block when requests are out. */
 static void
 read_lines(struct input *in)
@@ -920,7 +952,10 @@ read_lines(struct input *in)
 		r = lines_next(&in->l, &p, &len);
 		if (r == LINE_AGAIN)
 			return;
+		if ((r == LINE_OK || r == LINE_TOOLONG) && in->l.lineno == 1)
+			first_line(in->l.name, &p, &len);
 		if (r == LINE_OK) {
+			last_nonl = in->l.nonl;
 			take_line(in->l.name, in->l.lineno, p, len);
 			continue;
 		}
@@ -1296,7 +1331,7 @@ main(int argc, char *argv[])
 		    "incomplete" : c.rejected ? "rejects" : "complete");
 	}
 	rc = 0;
-	if (fatal || stop_signal || c.undelivered > 0)
+	if (fatal || stop_signal || c.undelivered > 0 || cut)
 		rc = EXIT_RUNTIME;
 	else if (c.rejected > 0)
 		rc = EXIT_DATAERR;

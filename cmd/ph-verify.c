@@ -34,6 +34,7 @@
 #include "phapi.h"
 #include "rejects.h"
 #include "secret.h"
+#include "stage.h"
 #include "stop.h"
 #include "timestamp.h"
 #include "uuid.h"
@@ -77,7 +78,7 @@ static struct {
 
 static struct {
 	uint64_t	 read, delivered, never, present, missing, notvis;
-	uint64_t	 unverified, dups, bad, other_lib;
+	uint64_t	 unverified, dups, bad, other_lib, cut;
 } c;
 
 static struct hour	*hours;
@@ -92,6 +93,7 @@ static struct json_parser *jp;
 static struct phapi	 api;
 static struct uuidset	 listed;		/* uuids PostHog has, of H_LIST hours */
 static int64_t		 now_s;
+static int		 cut_last;	/* the line had no newline */
 static off_t		 stdin_start;	/* where a file on stdin began */
 static FILE		*spool;
 static struct buf	 forget_ev;	/* missing events waiting to be written */
@@ -294,6 +296,17 @@ line(int pass, const char *name, uint64_t lineno, const char *p,
 	if (len == 0)
 		return;
 	if (event_of(p, len, u, &h, &ours, &why) == -1) {
+		if (cut_last && strcmp(why, "not JSON") == 0) {
+			/* A killed stage before us, not a bad event. */
+			if (pass == 1) {
+				warnx("%s:%llu: the input ends in a cut line (no "
+				    "newline, not whole JSON): was a stage "
+				    "before this one stopped?", name,
+				    (unsigned long long)lineno);
+				c.cut++;
+			}
+			return;
+		}
 		if (pass == 1) {
 			c.bad++;
 			rejects_warn(&rej, 20, "bad lines", name, lineno, "%s",
@@ -396,6 +409,19 @@ read_input(int pass, char **files, int nfiles, int *spooled)
 				}
 				continue;
 			}
+			if (in.lineno == 1) {
+				size_t b = stage_bom(p, len);
+				const char *why;
+
+				if (b > 0 && pass == 1)
+					stage_bom_note(in.name);
+				p += b;
+				len -= b;
+				if ((why = stage_wrong(SK_POSTHOG, p, len)) !=
+				    NULL)
+					errx(EXIT_DATAERR, "%s: %s", in.name, why);
+			}
+			cut_last = in.nonl;
 			line(pass, in.name, in.lineno, p, len, pass == 1 &&
 			    spooled[i]);
 			if (stop_signal)
@@ -415,6 +441,7 @@ read_spool(void)
 
 	if (spool == NULL)
 		return;
+	cut_last = 0;
 	if (fflush(spool) == EOF || fseek(spool, 0, SEEK_SET) == -1)
 		err(EXIT_RUNTIME, "temporary file");
 	while (fread(&n, sizeof(n), 1, spool) == 1) {
@@ -944,7 +971,7 @@ main(int argc, char *argv[])
 		write_summary();
 	rc = 0;
 	if (c.missing || c.notvis || c.never || c.unverified || c.other_lib ||
-	    api.fatal)
+	    c.cut || api.fatal)
 		rc = EXIT_RUNTIME;
 	else if (c.bad)
 		rc = EXIT_DATAERR;

@@ -139,6 +139,7 @@ lines_next(struct lines *l, const char **p, size_t *len)
 			*len = scanned;
 			l->start = l->end;
 			l->lineno++;
+			l->nonl = 1;
 			return LINE_OK;
 		}
 		if (scanned > l->max) {

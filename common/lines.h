@@ -20,6 +20,12 @@ struct lines {
 	int		 eof;
 	int		 nonblock;	/* LINE_AGAIN instead of waiting */
 	int		 owned;		/* fd opened by lines_open */
+	/*
+	 * The line just returned was the last and had no newline: if it
+	 * is not whole, the input was cut (a stage before was killed), not
+	 * bad, and must not be rejected as if it were.
+	 */
+	int		 nonl;
 	char		 head[LINES_HEAD];	/* of an over-long line */
 	char		 errmsg[128];
 };

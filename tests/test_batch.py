@@ -27,8 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import (BUILD, TOOLS, Capture, check_sanitizers, ndjson,
-                      prog, run, sample_lines)
+from conftest import (BUILD, TOOLS, Capture, check_sanitizers, make_sample,
+                      ndjson, prog, run, sample_lines)
 
 P = "ph-batch"
 TOKEN = "phc_test"
@@ -1189,7 +1189,7 @@ def big(tmp_path_factory):
     path = tmp_path_factory.mktemp("big") / "events.ndjson"
     with open(path, "wb") as out:
         a = subprocess.Popen([os.path.join(TOOLS, "amp-sample"), "-n",
-                              str(n + n // 25 + 300), "-s", "5", "--ndjson"],
+                              str(n + n // 10 + 300), "-s", "5", "--ndjson"],
                              stdout=subprocess.PIPE)
         subprocess.run([os.path.join(TOOLS, "amp-convert"), "-q"],
                        stdin=a.stdout, stdout=out, check=True)
@@ -1532,3 +1532,43 @@ def test_journal_commit_failure_is_not_delivered(cap, tmp_path):
         assert recorded < sent                 # some sent, unrecorded
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_input_for_another_stage_is_one_message(cap, tmp_path):
+    """A zip, gzip bytes or Amplitude rows given to ph-batch: one message
+    naming the stage that was skipped, exit 65, no rejects, nothing sent."""
+    arch = make_sample(tmp_path / "x.zip", 50)
+    amp = sample_lines(5)
+    gz = gzip.compress(amp)
+    rej = tmp_path / "rej"
+    for data, word in ((arch.read_bytes(), b"amp-unpack"),
+                       (gz, b"amp-unpack"), (amp, b"amp-convert was skipped")):
+        p = batch(cap, ["--rejects", rej], data)
+        assert p.returncode == 65, p.stderr
+        assert word in p.stderr
+        assert len(p.stderr.splitlines()) == 1, p.stderr
+        assert not rej.exists() or rej.read_bytes() == b""
+    assert cap.requests() == []
+
+
+def test_bom_is_named_and_skipped(cap):
+    lines = events(3)
+    p = batch(cap, [], b"\xef\xbb\xbf" + nd(lines))
+    assert p.returncode == 0, p.stderr
+    assert b"byte order mark" in p.stderr
+    assert_once(cap, lines)
+
+
+def test_cut_last_line_is_exit_1_not_a_reject(cap, tmp_path):
+    """The stage before was killed mid-line: the cut line is not sent and
+    not rejected, and the run says it is incomplete (exit 1)."""
+    lines = events(5)
+    rej = tmp_path / "rej"
+    p = batch(cap, ["--rejects", rej], nd(lines) + lines[0][:50])
+    assert p.returncode == 1, p.stderr
+    assert b"cut line" in p.stderr
+    assert not rej.exists() or rej.read_bytes() == b""
+    assert_once(cap, lines)
+    # a whole last line without its newline is just a line
+    p = batch(cap, [], nd(events(7)[5:6]) + events(7)[6])
+    assert p.returncode == 0, p.stderr

@@ -212,12 +212,20 @@ def test_usage_and_bad_input(pair, tmp_path):
     p = run(["ph-verify", "-j", tmp_path / "none.db", "--project", "1",
              "--app-host", q.url])
     assert p.returncode == 1 and b"none.db" in p.stderr
+    # input for another stage: one message, not a reject per line
     rej = tmp_path / "rej"
     amp = sample_lines(3)
     p = verify(q, j, amp, "--rejects", rej)
     assert p.returncode == 65
     assert b"amp-convert was skipped" in p.stderr
-    assert len(rej.read_text().splitlines()) == 3
+    assert len(p.stderr.splitlines()) == 1
+    assert not rej.exists() or rej.read_text() == ""
+    # a cut last line (a killed stage before): exit 1, never a reject
+    data = converted(10)
+    p = verify(q, j, data + data.splitlines()[0][:40], "--rejects", rej)
+    assert p.returncode == 1
+    assert b"cut line" in p.stderr
+    assert not rej.exists() or rej.read_text() == ""
 
 
 # ---------------------------------------------------------------- preflight

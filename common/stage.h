@@ -1,0 +1,36 @@
+/*
+ * stage: what the input of a stage looks like, so that input given to
+ * the wrong stage is told once, by the stage that was skipped, instead
+ * of as thousands of rejects.  Every filter of the pipeline calls it on
+ * the first line of each input (amp-convert wants Amplitude export rows;
+ * ph-alias, ph-verify and ph-batch want PostHog events), so the programs
+ * agree on what each format looks like and which stage makes it.
+ */
+#ifndef STAGE_H
+#define STAGE_H
+#include <stddef.h>
+
+enum stage_kind {
+	SK_UNKNOWN,	/* a line that is neither: left to the stage */
+	SK_ZIP,		/* an archive: amp-unpack reads it */
+	SK_GZIP,	/* a .json.gz member: amp-unpack reads it */
+	SK_AMPLITUDE,	/* an Amplitude export row: amp-convert's input */
+	SK_POSTHOG	/* a PostHog event: amp-convert's output */
+};
+
+/* The kind of a first line (a BOM already taken off). */
+enum stage_kind	 stage_sniff(const char *p, size_t len);
+/*
+ * The length of a UTF-8 byte order mark at p (3), else 0.  A BOM is no
+ * part of NDJSON; the stages skip it with one note (stage_bom_note).
+ */
+size_t		 stage_bom(const char *p, size_t len);
+void		 stage_bom_note(const char *file);
+/*
+ * For a stage wanting want: if the first line of file is of another
+ * kind, the message naming the stage that was skipped (or run twice),
+ * else NULL.
+ */
+const char	*stage_wrong(enum stage_kind want, const char *p, size_t len);
+
+#endif
