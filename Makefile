@@ -31,10 +31,48 @@ endif
 
 PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch ph-verify ph-report
 TOOLS	= amp-sample
-COMMON	= buf cli distinct gunzip hours http journal phapi jqprog json jsonw keyset lines \
-	  natsort gzipw retry secret stop uuidset country utf8 ampevent \
-	  outfile progress receipt rejects src timestamp uuid xalloc zip \
-	  htmlw period svgchart iso3166 stage verifysum
+# common/, one concern a module, by layer.  Foundations: libc and libuuid.
+BASE	= buf \
+	  cli \
+	  hours \
+	  natsort \
+	  outfile \
+	  period \
+	  retry \
+	  secret \
+	  stop \
+	  timestamp \
+	  utf8 \
+	  uuid \
+	  uuidset \
+	  xalloc
+# Each external library behind exactly one module.
+WRAPS	= gunzip \
+	  gzipw \
+	  http \
+	  jqprog \
+	  journal \
+	  json \
+	  zip
+# The contracts between programs (each header says who writes, who reads).
+FORMATS	= ampevent \
+	  jsonw \
+	  lines \
+	  receipt \
+	  rejects \
+	  stage \
+	  verifysum
+# What the programs know of the world and show of it.
+DOMAIN	= country \
+	  distinct \
+	  htmlw \
+	  iso3166 \
+	  keyset \
+	  phapi \
+	  progress \
+	  src \
+	  svgchart
+COMMON	= $(BASE) $(WRAPS) $(FORMATS) $(DOMAIN)
 COMMON_OBJ = $(COMMON:%=$(BUILD)/common/%.o)
 HEADERS	= $(wildcard common/*.h)
 
