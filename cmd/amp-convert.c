@@ -1242,7 +1242,8 @@ add_viewport(struct obj *o, const struct amp *a)
  * once per tab session, posthog-persistence.ts update_referrer_info).
  * Amplitude's referrer is per page, so the entry one is carried forward
  * per (device, session): the first $pageview, or first event with a
- * referrer, of a session fixes it.
+ * referrer, of a session fixes it, until a new tab's page view (new_tab)
+ * starts over.
  */
 static void
 add_referrer(struct obj *o, const struct amp *a)
@@ -1289,6 +1290,43 @@ add_referrer(struct obj *o, const struct amp *a)
 	}
 	obj_str(o, "$referrer", r, rn);
 	obj_str(o, "$referring_domain", d, dn);
+}
+
+/*
+ * A page view Amplitude calls "direct" is the first page of a new browser
+ * tab: Amplitude keeps the tab's current page in sessionStorage and calls
+ * a page direct only when that is empty and document.referrer too
+ * (plugin-page-url-enrichment-browser/src/page-url-enrichment.ts,
+ * amplitude/Amplitude-TypeScript commit 6deb0623b3d4: a later page of
+ * the same tab, a typed address or a reload included, has the stored page
+ * as its previous one).  posthog-js keeps the referrer and the campaign
+ * parameters in sessionStorage as well (posthog-core.ts sessionPersistence,
+ * posthog-persistence.ts update_referrer_info, update_campaign_params,
+ * PostHog/posthog-js commit 9b2a1b18db64), so a new tab starts over:
+ * "$direct", and only its own URL's campaign parameters.  The session
+ * goes on (its $session_id and, in PostHog's sessions table, its entry
+ * values stay those of its first page view).  Amplitude's rows do not say
+ * which tab an event came from: later events of the first tab get the new
+ * tab's values too (amp-convert(1), CAVEATS).
+ */
+static void
+new_tab(const struct amp *a)
+{
+	struct sess *ss = a->sess;
+	const struct jval *type;
+
+	if (ss == NULL || !a->pageview)
+		return;
+	type = nonnull(json_get(a->ep, "[Amplitude] Previous Page Type"));
+	if (!is_str(type) || type->n != 6 ||
+	    strncasecmp(type->u.s, "direct", 6) != 0)
+		return;
+	free(ss->ref);
+	ss->ref = NULL;
+	ss->reflen = ss->domlen = 0;
+	ss->entry = 0;
+	free(ss->camp);
+	ss->camp = NULL;
 }
 
 /* A group's key: a string or number; for a list of keys, the first. */
@@ -1731,10 +1769,19 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 		/*
 		 * posthog-js sends $initial_host in $set_once (posthog-core.ts
 		 * _calculate_set_once_properties, from getPersonPropsFromInfo);
-		 * ingestion makes the other $initial_* of the page itself.
+		 * ingestion makes the other $initial_* of the page itself.  The
+		 * same $set_once has the session's entry $host too (session-
+		 * props.ts getSetOnceProps, PostHog/posthog-js commit
+		 * 9b2a1b18db64): ingestion lifts no $host, so the person's $host
+		 * comes from there alone.  The first event's host wins, as
+		 * posthog-js's first $set_once does.
 		 */
-		if (a->web && a->hostlen > 0 && so_key(&s, "$initial_host", 13))
-			jsonw_str(s.b, a->host, a->hostlen);
+		if (a->web && a->hostlen > 0) {
+			if (so_key(&s, "$initial_host", 13))
+				jsonw_str(s.b, a->host, a->hostlen);
+			if (so_key(&s, "$host", 5))
+				jsonw_str(s.b, a->host, a->hostlen);
+		}
 		add_geo(&s, g, 1);
 		opt_close(o, &oo, &s);
 	}
@@ -1906,6 +1953,7 @@ convert(const struct jval *root, const char **why)
 	if (a.web && a.ep != NULL) {
 		const char *p;
 		size_t n;
+		new_tab(&a);
 		add_referrer(&o, &a);
 		add_viewport(&o, &a);
 		if (a.pageview && internal_previous(&a, &p, &n))

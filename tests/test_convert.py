@@ -1818,6 +1818,66 @@ def test_referrer_is_the_session_entry_one():
         assert "referrer" not in e["properties"]
 
 
+def test_new_tab_direct_page_view_starts_over():
+    """A Page Viewed that Amplitude calls "direct" is a new tab's first page
+    (page-url-enrichment.ts keeps the tab's page in sessionStorage);
+    posthog-js keeps referrer and campaign parameters per tab as well, so
+    the new tab has "$direct" and only its own URL's campaign keys, in
+    the same session."""
+    g = "https://www.google.com/"
+    land = "https://shop.example.com/?utm_source=ads&gclid=G1"
+
+    def pv(ptype, loc="https://shop.example.com/p", et="[Amplitude] Page Viewed",
+           **kw):
+        ep = {"[Amplitude] Page Location": loc}
+        if ptype is not None:
+            ep["[Amplitude] Previous Page Type"] = ptype
+        ep.update(kw)
+        return web(et, **ep)
+    rows = [pv("external", land, referrer=g, referring_domain="www.google.com"),
+            pv("internal"),
+            # "direct" on an event other than a page view: no new tab
+            pv("direct", et="[Amplitude] Element Clicked"),
+            pv("direct"),                        # the new tab
+            pv("internal", et="Search"),
+            pv("internal"),
+            # another new tab, from an address with campaign parameters
+            pv("direct", "https://shop.example.com/?utm_medium=mail"),
+            pv("internal", et="Search"),
+            # the same on another device's session: its own state
+            line(event_type="Search", platform="Web", device_id="D2",
+                 session_id=EV_MS - 1000, event_properties={
+                     "[Amplitude] Page Location": "https://shop.example.com/"})]
+    got = [(e["properties"]["$referrer"], e["properties"].get("utm_source", "-"),
+            e["properties"].get("gclid", "-"), e["properties"].get("utm_medium", "-"))
+           for e in events(rows)]
+    assert got == [(g, "ads", "G1", None), (g, "ads", "G1", None),
+                   (g, "ads", "G1", None),
+                   ("$direct", "-", "-", "-"), ("$direct", "-", "-", "-"),
+                   ("$direct", "-", "-", "-"),
+                   ("$direct", None, None, "mail"), ("$direct", None, None, "mail"),
+                   ("$direct", "-", "-", "-")]
+    sids = {e["properties"]["$session_id"] for e in events(rows)[:8]}
+    assert len(sids) == 1
+    # the first page of a session is its entry anyway; deterministic
+    assert conv(["-q"], nd(rows)).stdout == conv(["-q"], nd(rows)).stdout
+
+
+def test_set_once_host_is_the_first_pages():
+    """posthog-js's $set_once has the session entry's $host (session-props.ts
+    getSetOnceProps); ingestion lifts no $host, so the person's $host is
+    only there.  The event's own $setOnce of $host wins."""
+    pr = props(platform="Web", event_properties={
+        "[Amplitude] Page Location": "https://Shop.example.com:8443/p"})
+    assert pr["$set_once"]["$host"] == "shop.example.com:8443"
+    assert "$host" not in pr.get("$set", {})
+    pr = props(platform="Web", event_properties={
+        "[Amplitude] Page Location": "https://shop.example.com/p"},
+        user_properties={"$setOnce": {"$host": "mine"}})
+    assert pr["$set_once"]["$host"] == "mine"
+    assert "$host" not in props(platform="iOS").get("$set_once", {})
+
+
 def test_host_is_location_host():
     """$host = location.host: with the port, from Page Location, lower
     case, without user info or the default port."""
