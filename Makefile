@@ -58,6 +58,7 @@ WRAPS	= gunzip \
 FORMATS	= ampevent \
 	  jsonw \
 	  lines \
+	  phevent \
 	  receipt \
 	  rejects \
 	  stage \

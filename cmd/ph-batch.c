@@ -29,6 +29,7 @@
 #include "outfile.h"
 #include "progress.h"
 #include "phapi.h"
+#include "phevent.h"
 #include "receipt.h"
 #include "rejects.h"
 #include "retry.h"
@@ -346,40 +347,15 @@ body_of(struct buf *b, const struct unit *u)
  * this run are skipped: that is what makes re-runs and overlapping
  * exports safe.
  */
-/* A member capture's types refuse, or NULL. */
-static const char *
-capture_shape(const struct jval *root)
-{
-	static const char *const maps[] = { "$set", "$set_once" };
-	static const char *const tok[] = { "token", "$token", "api_key" };
-	const struct jval *v;
-
-	for (size_t i = 0; i < 2; i++)
-		if ((v = json_get(root, maps[i])) != NULL && v->type != J_OBJ &&
-		    v->type != J_NULL)
-			return i == 0 ? "a top-level $set that is not an object" :
-			    "a top-level $set_once that is not an object";
-	for (size_t i = 0; i < 3; i++)
-		if ((v = json_get(root, tok[i])) != NULL && v->type != J_STR &&
-		    v->type != J_NULL)
-			return "a token member that is not a string";
-	if ((v = json_get(root, "offset")) != NULL && v->type != J_NULL &&
-	    (v->type != J_NUM || strspn(v->u.s, "-0123456789") != v->n))
-		return "an offset that is not an integer";
-	if (!json_numbers_finite(root))
-		return "a number too large for a double (capture refuses it)";
-	return NULL;
-}
-
 static void
 take_line(const char *file, uint64_t line, const char *p, size_t len)
 {
 	char err[256];
 	const char *why;
-	struct jval *root, *v, *props;
+	struct jval *root;
+	struct phevent e;
 	unsigned char uuid[16];
-	int has_uuid = 0;
-	int64_t us;
+	int has_uuid;
 
 	while (len > 0 && isspace((unsigned char)p[len - 1]))
 		len--;
@@ -406,53 +382,16 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 			snprintf(err, sizeof(err), "invalid UTF-8");
 		return reject_line(file, line, err, p, len, 0);
 	}
-	if (root->type != J_OBJ)
-		return reject_line(file, line, "not a JSON object", p, len, 0);
-	v = json_get(root, "event");
-	if (v == NULL || v->type != J_STR || v->n == 0)
-		return reject_line(file, line, "missing or empty event name",
-		    p, len, 0);
-	/*
-	 * What capture's serde types refuse (RawEvent in rust/common/types/
-	 * src/event.rs, PostHog/posthog@6e2cafdd) fails the whole batch:
-	 * refuse it here, so one event costs no bisection.  properties is a
-	 * map with a default (absent is fine, null is not), $set and
-	 * $set_once optional maps, token a string, offset an integer, and
-	 * every number must fit a double.
-	 */
-	props = json_get(root, "properties");
-	if (props != NULL && props->type != J_OBJ)
-		return reject_line(file, line, props->type == J_NULL ?
-		    "properties is null (capture refuses it)" :
-		    "properties is not an object", p, len, 0);
-	if ((why = capture_shape(root)) != NULL)
+	if (phevent_check(root, &e, &why) == -1)
 		return reject_line(file, line, why, p, len, 0);
-	v = json_get(root, "distinct_id");
-	if (v == NULL || v->type == J_NULL)
-		v = json_get(root, "$distinct_id");
-	if ((v == NULL || v->type == J_NULL) && props != NULL)
-		v = json_get(props, "distinct_id");
-	if (v == NULL || v->type == J_NULL || (v->type == J_STR && v->n == 0))
-		return reject_line(file, line, "missing or empty distinct_id",
-		    p, len, 0);
-	v = json_get(root, "uuid");
-	if (v != NULL && v->type != J_NULL) {
-		if (v->type != J_STR || uuid_bytes(v->u.s, v->n, uuid) == -1)
-			return reject_line(file, line, "invalid uuid (capture "
-			    "would refuse the whole batch)", p, len, 0);
-		has_uuid = 1;
-	} else if (opt.journal_path != NULL)
+	has_uuid = e.has_uuid;
+	memcpy(uuid, e.uuid, 16);
+	if (!has_uuid && opt.journal_path != NULL)
 		return reject_line(file, line, "no uuid: an event without one "
 		    "cannot be journaled (amp-convert always sets one)", p,
 		    len, 0);
-	v = json_get(root, "timestamp");
-	if (v != NULL && v->type != J_NULL) {
-		if (v->type != J_STR || ts_parse(v->u.s, v->n, &us) == -1)
-			return reject_line(file, line, "unparseable timestamp "
-			    "(expected ISO 8601)", p, len, 0);
-		if (us > ts_now_us() - 48LL * 3600 * 1000000)
-			c.recent++;
-	}
+	if (e.has_ts && e.ts > ts_now_us() - 48LL * 3600 * 1000000)
+		c.recent++;
 	if (has_uuid) {
 		if (jdb != NULL) {
 			int r = journal_has(jdb, uuid);

@@ -32,6 +32,7 @@
 #include "lines.h"
 #include "outfile.h"
 #include "phapi.h"
+#include "phevent.h"
 #include "rejects.h"
 #include "secret.h"
 #include "stage.h"
@@ -182,34 +183,27 @@ event_of(const char *p, size_t len, unsigned char uuid[16], int64_t *hour,
     int *ours, const char **why)
 {
 	char e[128];
-	struct jval *v, *u, *t, *pr, *lib;
-	int64_t us;
+	struct jval *v, *lib;
+	struct phevent ev;
 
 	if ((v = json_parse(jp, p, len, e, sizeof(e))) == NULL) {
 		*why = "not JSON";
 		return -1;
 	}
-	if (v->type != J_OBJ || json_get(v, "event") == NULL) {
-		*why = json_get(v, "event_type") != NULL ? "an Amplitude "
-		    "export row, not a PostHog event (amp-convert was "
-		    "skipped?)" : "not a PostHog event (no \"event\")";
+	/* What ph-batch would refuse was never sent: not ours to ask. */
+	if (phevent_check(v, &ev, why) == -1)
+		return -1;
+	if (!ev.has_uuid) {
+		*why = "no uuid: PostHog cannot be asked for it";
 		return -1;
 	}
-	u = json_get(v, "uuid");
-	if (u == NULL || u->type != J_STR || uuid_bytes(u->u.s, u->n,
-	    uuid) == -1) {
-		*why = "no valid uuid: PostHog cannot be asked for it";
+	if (!ev.has_ts) {
+		*why = "no timestamp: PostHog cannot be asked for it";
 		return -1;
 	}
-	t = json_get(v, "timestamp");
-	if (t == NULL || t->type != J_STR || ts_parse(t->u.s, t->n, &us) ==
-	    -1) {
-		*why = "no valid timestamp: PostHog cannot be asked for it";
-		return -1;
-	}
-	*hour = floordiv(us, HOUR_US);
-	pr = json_get(v, "properties");
-	lib = pr != NULL && pr->type == J_OBJ ? json_get(pr, "$lib") : NULL;
+	memcpy(uuid, ev.uuid, 16);
+	*hour = floordiv(ev.ts, HOUR_US);
+	lib = ev.props != NULL ? json_get(ev.props, "$lib") : NULL;
 	*ours = lib != NULL && json_is_lit(lib, "amp2ph");
 	return 0;
 }

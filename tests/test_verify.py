@@ -158,14 +158,15 @@ def test_lag_is_not_visible_never_missing(pair, tmp_path):
 
 def test_never_delivered_is_passed_on(pair, tmp_path):
     cap, q = pair()
-    data = converted(200)
+    data = converted(300)
     lines = data.splitlines(keepends=True)
+    half = len(lines) // 2
     j = tmp_path / "j.db"
-    assert batch(cap, j, b"".join(lines[:150])).returncode == 0
+    assert batch(cap, j, b"".join(lines[:half])).returncode == 0
     p = verify(q, j, data)
     assert p.returncode == 1
-    assert uuids(p.stdout) == uuids(b"".join(lines[150:]))
-    assert b"%d never delivered" % (len(lines) - 150) in p.stderr
+    assert uuids(p.stdout) == uuids(b"".join(lines[half:]))
+    assert b"%d never delivered" % (len(lines) - half) in p.stderr
 
 
 def test_query_429_storm_stays_within_budget(pair, tmp_path):

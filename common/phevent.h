@@ -1,0 +1,32 @@
+/*
+ * phevent: a PostHog capture event, as capture accepts it.  amp-convert
+ * and ph-alias write these events; ph-batch checks every one with
+ * phevent_check before it goes into a batch (capture refuses a whole
+ * batch for one bad event), and ph-verify reads their uuid and time with
+ * it.  Both must agree with capture's own types (RawEvent in
+ * rust/common/types/src/event.rs and the checks of rust/capture,
+ * PostHog/posthog@6e2cafdd): what is refused here is exactly what would
+ * cost a 400 and a bisection there.
+ */
+#ifndef PHEVENT_H
+#define PHEVENT_H
+#include <stdint.h>
+
+struct jval;
+
+struct phevent {
+	const struct jval *root, *props;	/* props NULL if absent */
+	int		 has_uuid;
+	unsigned char	 uuid[16];
+	int		 has_ts;
+	int64_t		 ts;		/* µs since the epoch, UTC */
+};
+
+/*
+ * Check a parsed line as capture would: 0 with e filled in, or -1 with
+ * the reason in *why (a constant string).
+ */
+int	phevent_check(const struct jval *root, struct phevent *e,
+	    const char **why);
+
+#endif
