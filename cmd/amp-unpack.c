@@ -1,7 +1,8 @@
 /*
  * amp-unpack: write every Amplitude event line of zip archives, gzip
  * files, plain NDJSON files and directories to stdout, byte for byte,
- * one per line, in a deterministic order.
+ * one per line, in a deterministic order; a member's lines only once it
+ * has passed its checks (CRC-32, sizes), so damaged data never goes on.
  */
 #include <sys/stat.h>
 
