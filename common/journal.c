@@ -273,17 +273,21 @@ step(struct journal *j, sqlite3_stmt *s, const char *what)
 	return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : fail(j, what);
 }
 
-int
-journal_add(struct journal *j, const unsigned char (*u)[16], size_t n)
+/*
+ * One statement over n uuids in one transaction (with at, when now >
+ * 0): all of a request's events, or none, as the promise requires.
+ */
+static int
+each_uuid(struct journal *j, sqlite3_stmt *st, const char *what,
+    const unsigned char (*u)[16], size_t n, int64_t now)
 {
-	int64_t now = time(NULL);
-
 	if (step(j, j->begin, "journal begin") == -1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_blob(j->add, 1, u[i], 16, SQLITE_STATIC);
-		sqlite3_bind_int64(j->add, 2, now);
-		if (step(j, j->add, "journal insert") == -1) {
+		sqlite3_bind_blob(st, 1, u[i], 16, SQLITE_STATIC);
+		if (now > 0)
+			sqlite3_bind_int64(st, 2, now);
+		if (step(j, st, what) == -1) {
 			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
 			return -1;
 		}
@@ -296,22 +300,15 @@ journal_add(struct journal *j, const unsigned char (*u)[16], size_t n)
 }
 
 int
+journal_add(struct journal *j, const unsigned char (*u)[16], size_t n)
+{
+	return each_uuid(j, j->add, "journal insert", u, n, time(NULL));
+}
+
+int
 journal_forget(struct journal *j, const unsigned char (*u)[16], size_t n)
 {
-	if (step(j, j->begin, "journal begin") == -1)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_blob(j->forget, 1, u[i], 16, SQLITE_STATIC);
-		if (step(j, j->forget, "journal delete") == -1) {
-			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-	}
-	if (step(j, j->commit, "journal commit") == -1) {
-		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	return each_uuid(j, j->forget, "journal delete", u, n, 0);
 }
 
 int
