@@ -110,5 +110,70 @@ def test_parity_prints_a_table():
                        stderr=subprocess.PIPE, timeout=300)
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     out = p.stdout.decode()
-    assert re.search(r"^property\s+agree\s+missing\s+differs$", out, re.M)
+    assert re.search(r"^property\s+agree\s+missing\s+differs\s+cannot agree$", out, re.M)
     assert re.search(r"^score: \d+ / \d+ = [01]\.\d{4}$", out, re.M)
+
+
+def parity_module():
+    sys.path.insert(0, SDK)
+    try:
+        import parity as mod
+    finally:
+        sys.path.remove(SDK)
+    return mod
+
+
+def test_cannot_agree_only_with_a_proven_reason(parity):
+    """Differences left out of the score are the EXPLAINED ones only, each
+    shown with its reason, and never on a property they do not concern."""
+    mod = parity_module()
+    allowed = {
+        "os_version": {"$os_version", "person.$os_version", "person.$initial_os_version"},
+        "child": {"$elements_chain", "$el_text", "chain:target", "chain:tags", "chain:texts",
+                  "chain:hrefs", "chain:ids"},
+        "innertext": {"$elements_chain", "$el_text", "chain:target", "chain:texts"},
+        "name": {"$elements_chain"},
+        "login_race": {"distinct_id"},
+    }
+    assert set(allowed) == set(mod.EXPLAINED) == set(parity["cannot_agree_reasons"])
+    cats = parity["cannot_agree_differences"]
+    assert len(cats) == parity["cannot_agree_count"]
+    for d in cats:
+        assert d["reasons"], d
+        for r in d["reasons"]:
+            assert d["property"] in allowed[r], d
+    counted = sum(t["agree"] + t["missing"] + t["differs"] for t in parity["table"].values())
+    assert counted == parity["comparisons"]
+    assert sum(t["cannot"] for t in parity["table"].values()) == len(cats)
+
+
+def test_explain_chain_proves_only_the_known_changes():
+    mod = parity_module()
+    ph = ('span.l:attr__class="l"attr__href="/p"href="/p"nth-child="1"nth-of-type="1"'
+          'text="Go";a.b:attr__class="b"attr__href="/p"attr__id="x"attr_id="x"href="/p"'
+          'nth-child="1"nth-of-type="1"text="Go";body:nth-child="2"nth-of-type="1"')
+    cv = ('a.b:attr__class="b"attr__href="/p"attr__id="x"attr_id="x"href="/p"'
+          'nth-child="1"nth-of-type="1"text="Go";body:nth-child="2"nth-of-type="1"')
+    norm, why = mod.explain_chain(ph, cv)
+    assert (norm, why) == (cv, {"child"})
+    # anything else that differs stays a difference: a lost id, another text
+    norm, why = mod.explain_chain(ph, cv.replace('attr__id="x"attr_id="x"', ""))
+    assert why == {"child"} and norm != cv.replace('attr__id="x"attr_id="x"', "")
+    norm, why = mod.explain_chain(ph, cv.replace('text="Go"', 'text="Stop"'))
+    assert norm != cv.replace('text="Go"', 'text="Stop"')
+    # innerText: posthog-js's words must be a part of Amplitude's
+    b_ph = 'button:nth-child="1"nth-of-type="1"text="Choose"'
+    assert mod.explain_chain(b_ph, b_ph.replace("Choose", "Choose Pro")) == (
+        b_ph.replace("Choose", "Choose Pro"), {"innertext"})
+    assert "innertext" not in mod.explain_chain(b_ph, b_ph.replace("Choose", "Pick"))[1]
+    # attr__name only of form fields
+    i_ph = 'input:attr__id="e"attr__name="e"attr_id="e"nth-child="1"nth-of-type="1"'
+    i_cv = 'input:attr__id="e"attr_id="e"nth-child="1"nth-of-type="1"'
+    assert mod.explain_chain(i_ph, i_cv) == (i_cv, {"name"})
+    d_ph = 'div:attr__name="e"nth-child="1"nth-of-type="1"'
+    assert mod.explain_chain(d_ph, 'div:nth-child="1"nth-of-type="1"')[1] == set()
+    # a span target whose ancestors hold no tracked element: nothing to explain
+    assert mod.explain_chain('span:text="a";div:text="a"', 'div:text="a"')[1] == set()
+    # $os_version only when amp2ph has none (a wrong value would count)
+    assert mod.explain("$os_version", "10.15.7", None, None, None, {}, {}) == ["os_version"]
+    assert mod.explain("$os_version", "10.15.7", "11", None, None, {}, {}) is None

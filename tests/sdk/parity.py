@@ -24,7 +24,14 @@ $set, $set_once, $process_person_profile), see person_state().
 A comparison is counted for a pair and a property when at least one side has a
 non-null value: agree (equal; numbers by value), missing (posthog-js has it,
 the converted event does not), differs (both have it and they differ, or only
-the converted event has it). score = agree / all comparisons.
+the converted event has it). score = agree / all counted comparisons.
+
+A difference is NOT counted, but shown as "cannot agree" with its reason, only
+when explain() proves it is one of the differences no converter can remove
+from an Amplitude export (EXPLAINED: what the Amplitude SDK did not record, or
+recorded otherwise); for the element chain that means posthog-js's chain, with
+only those known changes made, equals the converted one exactly. Everything
+else, including what amp-convert could only fix by reading later rows, counts.
 
 Exit 0 when it ran; 1 when the binaries fail or amp-convert rejects a row.
 """
@@ -83,6 +90,42 @@ CANNOT_AGREE = [
      "$lib_rate_limit_remaining_tokens, $ce_version",
      "describe the SDK instance, not the user action"),
 ]
+
+
+# Differences that cannot agree from an export, each proved per comparison by
+# explain(); the vendor sources are those amp-convert(1) CAVEATS cite.
+EXPLAINED = {
+    "os_version":
+        "a web export row has no OS version: os_name/os_version hold the BROWSER "
+        "(\"Chrome\", \"156\"), the OS only as device_type/device_family (\"Mac\", "
+        "\"Mac OS X\"); see shared/reference/examples (a real amplitude-ts row) and "
+        "amplitude-export.md. posthog-js reads 10.15.7 from the user agent, which the "
+        "export does not keep",
+    "child":
+        "the click landed on a child (<span>) of a link or button: posthog-js names "
+        "the element clicked (autocapture.ts, the chain starts at the event target, "
+        "posthog-js 9b2a1b18db64), Amplitude the closest element of its allowlist "
+        "(a, button, input, ...: data-extractor.ts getClosestElement, "
+        "Amplitude-TypeScript 6deb0623b3d4) and records nothing below it",
+    "name":
+        "attr__name of a form field: Amplitude's Element Hierarchy keeps only the "
+        "type attribute of input/select/textarea (hierarchy.ts "
+        "SENSITIVE_ELEMENT_ATTRIBUTE_ALLOWLIST); posthog-js keeps name, id, class, "
+        "aria-label (autocapture.ts getPropertiesFromElement)",
+    "innertext":
+        "text of a link or button with markup inside: posthog-js takes its direct text "
+        "and that of its <span> children only (getDirectAndNestedSpanText: \"Choose\" "
+        "of <span>Choose <b>Pro</b></span>), Amplitude innerText (\"Choose Pro\", "
+        "data-extractor.ts getText); the export has no markup to tell them apart",
+    "login_race":
+        "Amplitude builds Element Clicked / Form Submitted asynchronously and stamped "
+        "the submit click and the submit with the user id the app's submit handler "
+        "had just set (setUserId), a few ms before its login $identify; posthog-js, "
+        "running first, still had the anonymous id. The export row says user-42 and "
+        "nothing in it says the login came after the click",
+}
+AMP_TRACKED = ("a", "button", "input", "select", "textarea", "label", "video", "audio")
+LOGIN_RACE_MS = 1000
 
 
 def build_dir():
@@ -214,6 +257,102 @@ def chain_facets(chain):
         "chain:hrefs": sorted({a["href"] for _, a in els if a.get("href")}),
         "chain:ids": sorted({a["attr_id"] for _, a in els if a.get("attr_id")}),
     }
+
+
+def chain_parts(chain):
+    """elements chain -> list of [head, [(key, raw value), ...]], order kept."""
+    out = []
+    for part in split_chain(chain or ""):
+        head, _, rest = part.partition(":")
+        out.append([head, re.findall(r'([^="]+)="((?:[^"\\]|\\.)*)"', rest)])
+    return out
+
+
+def chain_join(parts):
+    return ";".join(h + ":" + "".join('%s="%s"' % kv for kv in a) for h, a in parts)
+
+
+def subsequence(short_words, long_words):
+    it = iter(long_words)
+    return all(w in it for w in short_words)
+
+
+def explain_chain(ph_chain, cv_chain, steps=("child", "name", "innertext")):
+    """posthog-js's chain with only the changes EXPLAINED names (a clicked child
+    of a tracked element dropped, attr__name of form fields dropped, innerText for
+    the text of a link/button whose posthog-js text is a part of it), and which
+    of them were needed; (None, set()) when there is nothing to explain."""
+    P, C = chain_parts(ph_chain), chain_parts(cv_chain)
+    if not P or not C:
+        return None, set()
+    why = set()
+    tag = lambda e: e[0].split(".")[0]  # noqa: E731
+    if "child" in steps and tag(P[0]) != tag(C[0]) and tag(P[0]) not in AMP_TRACKED:
+        k = next((i for i, e in enumerate(P) if tag(e) == tag(C[0])), None)
+        if k is not None and tag(C[0]) in AMP_TRACKED and \
+                all(tag(e) not in AMP_TRACKED for e in P[:k]):
+            P = P[k:]
+            why.add("child")
+    for e in P:
+        if "name" in steps and tag(e) in ("input", "select", "textarea") and \
+                any(k == "attr__name" for k, _ in e[1]):
+            e[1] = [(k, v) for k, v in e[1] if k != "attr__name"]
+            why.add("name")
+    for e, c in zip(P, C):
+        if "innertext" not in steps or tag(e) != tag(c) or tag(e) not in ("a", "button"):
+            continue
+        pt, ct = dict(e[1]).get("text"), dict(c[1]).get("text")
+        if pt and ct and pt != ct and subsequence(pt.split(), ct.split()):
+            e[1] = [(k, ct if k == "text" else v) for k, v in e[1]]
+            why.add("innertext")
+    return chain_join(P), why
+
+
+def explain(key, pv, cv, a, b, ctx_ph, ctx_cv):
+    """The EXPLAINED reasons that make this difference one no converter can
+    remove, or None (then it counts)."""
+    if key in ("$os_version", "person.$os_version", "person.$initial_os_version"):
+        return ["os_version"] if empty(cv) else None
+    if a is None:
+        return None
+    pa, pb = a.get("properties") or {}, b.get("properties") or {}
+    if key == "$elements_chain" or key.startswith("chain:") or key == "$el_text":
+        def agrees(steps):
+            norm, why = explain_chain(event_chain(pa), event_chain(pb), steps)
+            if not why:
+                return False, why
+            if key == "$elements_chain":
+                return norm == cv, why
+            if key == "$el_text":
+                t = parse_chain(norm)[0][1].get("text") if norm else None
+                return bool(why & {"child", "innertext"}) and t == cv, why
+            return same(chain_facets(norm).get(key), cv), why
+        ok, why = agrees(("child", "name", "innertext"))
+        if not ok:
+            return None
+        # the reasons this difference needs: those without which it stays
+        need = sorted(r for r in why if not agrees(tuple(why - {r}))[0])
+        return need or sorted(why)
+    if key == "distinct_id":
+        anon, user = ctx_cv["identity"]
+        if pv != "<the device's anonymous id>" or user is None or cv != user:
+            return None
+        t = to_ms(b.get("timestamp"))
+        logins = [to_ms(e.get("timestamp")) for e in ctx_cv["events"]
+                  if e.get("event") == "$identify" and e.get("distinct_id") == user]
+        if t is not None and any(l is not None and abs(t - l) <= LOGIN_RACE_MS for l in logins):
+            return ["login_race"]
+    return None
+
+
+def to_ms(ts):
+    m = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z$", ts or "")
+    if not m:
+        return None
+    import calendar
+    secs = calendar.timegm(tuple(int(x) for x in m.groups()[:6]))
+    frac = (m.group(7) or "0")[:3].ljust(3, "0")
+    return secs * 1000 + int(frac)
 
 
 # ------------------------------------------------------------ streams
@@ -358,8 +497,8 @@ def compare(fixture):
     ph = ndjson(open(os.path.join(fixture, "posthog.ndjson")).read())
     rows = to_export.rows(fixture)
     conv, conv_err, alias_err = convert(rows)
-    ctx_ph = {"identity": identity(ph), "sessions": session_ordinals(ph)}
-    ctx_cv = {"identity": identity(conv), "sessions": session_ordinals(conv)}
+    ctx_ph = {"identity": identity(ph), "sessions": session_ordinals(ph), "events": ph}
+    ctx_cv = {"identity": identity(conv), "sessions": session_ordinals(conv), "events": conv}
 
     def groups(events):
         g = {}
@@ -380,9 +519,18 @@ def compare(fixture):
                                   "only_in": "posthog-js" if i < len(a) else "amp2ph"})
     table = {}
     details = []
+    cannot = []
 
-    def count(prop, status, pair_name, pv, cv):
-        t = table.setdefault(prop, {"agree": 0, "missing": 0, "differs": 0, "extra": 0})
+    def count(prop, status, pair_name, pv, cv, a=None, b=None):
+        t = table.setdefault(prop, {"agree": 0, "missing": 0, "differs": 0, "extra": 0,
+                                    "cannot": 0})
+        if status != "agree":
+            why = explain(prop, pv, cv, a, b, ctx_ph, ctx_cv)
+            if why:
+                t["cannot"] += 1
+                cannot.append({"pair": pair_name, "property": prop, "status": status,
+                               "reasons": why, "posthog_js": pv, "amp2ph": cv})
+                return
         t[status] += 1
         if status != "agree":
             if status == "extra":
@@ -401,13 +549,13 @@ def compare(fixture):
             if empty(pv) and empty(cv):
                 continue
             if empty(cv):
-                count(k, "missing", name, pv, cv)
+                count(k, "missing", name, pv, cv, a, b)
             elif empty(pv):
-                count(k, "extra", name, pv, cv)
+                count(k, "extra", name, pv, cv, a, b)
             elif same(pv, cv):
-                count(k, "agree", name, pv, cv)
+                count(k, "agree", name, pv, cv, a, b)
             else:
-                count(k, "differs", name, pv, cv)
+                count(k, "differs", name, pv, cv, a, b)
 
     # persons
     pp, cp = person_state(ph), person_state(conv)
@@ -448,9 +596,12 @@ def compare(fixture):
         "score": (agree / total) if total else 0.0,
         "table": table,
         "differences": details,
+        "cannot_agree_differences": cannot,
+        "cannot_agree_count": len(cannot),
         "person_extra_keys_in_amp2ph": person_extra,
         "person_keys_not_recorded_by_amplitude": person_unrecorded,
         "cannot_agree": [{"properties": a, "why": b} for a, b in CANNOT_AGREE],
+        "cannot_agree_reasons": EXPLAINED,
         "amp_convert_stderr": conv_err,
         "ph_alias_stderr": alias_err,
     }
@@ -472,12 +623,14 @@ def report(r, show_pairs=False):
     w("not paired by nature: posthog-js only %s; amp2ph only %s\n\n" % (
         json.dumps(r["not_paired_by_nature"]["posthog_js_only"]),
         json.dumps(r["not_paired_by_nature"]["amp2ph_only"])))
-    w("%-34s %6s %8s %8s\n" % ("property", "agree", "missing", "differs"))
+    w("%-34s %6s %8s %8s %13s\n" % ("property", "agree", "missing", "differs", "cannot agree"))
     for k in sorted(r["table"], key=lambda k: (k.startswith("person."), k)):
         t = r["table"][k]
         extra = " (%d only in amp2ph)" % t["extra"] if t["extra"] else ""
-        w("%-34s %6d %8d %8d%s\n" % (k, t["agree"], t["missing"], t["differs"], extra))
+        w("%-34s %6d %8d %8d %13d%s\n" % (k, t["agree"], t["missing"], t["differs"],
+                                           t["cannot"], extra))
     w("\nscore: %d / %d = %.4f\n" % (r["agree"], r["comparisons"], r["score"]))
+    w("(not counted: %d differences that cannot agree, listed below)\n" % r["cannot_agree_count"])
     # one line per (property, kind of difference), with the first example
     w("\ndifferences (first example of each):\n")
     seen = {}
@@ -492,6 +645,21 @@ def report(r, show_pairs=False):
             for d in ds[1:]:
                 w("  %-30s %-7s      %s: posthog-js %s | amp2ph %s\n" % (
                     "", "", d["pair"], short(d["posthog_js"]), short(d["amp2ph"])))
+    w("\ncannot agree from an export (not counted; first example of each):\n")
+    seen = {}
+    for d in r["cannot_agree_differences"]:
+        seen.setdefault((d["property"], d["status"], tuple(d["reasons"])), []).append(d)
+    for (prop, status, why), ds in sorted(seen.items()):
+        d = ds[0]
+        w("  %-30s %-7s x%-3d %s [%s]: posthog-js %s | amp2ph %s\n" % (
+            prop, status, len(ds), d["pair"], ",".join(why), short(d["posthog_js"]),
+            short(d["amp2ph"])))
+        if show_pairs:
+            for d in ds[1:]:
+                w("  %-30s %-7s      %s: posthog-js %s | amp2ph %s\n" % (
+                    "", "", d["pair"], short(d["posthog_js"]), short(d["amp2ph"])))
+    for k in sorted({k for d in r["cannot_agree_differences"] for k in d["reasons"]}):
+        w("  [%s] %s\n" % (k, r["cannot_agree_reasons"][k]))
     w("\nperson keys only amp2ph sets: %s\n" % ", ".join(r["person_extra_keys_in_amp2ph"]))
     w("person keys Amplitude does not record: %s\n" % ", ".join(r["person_keys_not_recorded_by_amplitude"]))
     w("\nnot compared (cannot agree):\n")
