@@ -14,7 +14,6 @@
  * longer one cannot be passed on without holding it, so it is refused.
  */
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include <err.h>
 #include <errno.h>
@@ -525,9 +524,7 @@ static struct journal *
 open_journal(const char *path)
 {
 	struct journal *j;
-	struct statvfs vfs;
 	struct stat sb;
-	struct buf uri = { 0 };
 	char err[512], err2[512];
 
 	if (stat(path, &sb) == -1) {
@@ -547,27 +544,8 @@ open_journal(const char *path)
 		    strerror(errno));
 	if ((j = journal_open(path, 1, err, sizeof(err))) != NULL)
 		return j;
-	if (statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
-		/*
-		 * A WAL database is read through its -shm file, which
-		 * read-only media cannot get unless it is there; nobody can
-		 * be writing such a journal, so SQLite may read it as
-		 * immutable.  XXX common/journal should do this in
-		 * journal_open(path, 1, ...), which owns SQLite.
-		 */
-		buf_adds(&uri, "file:");
-		for (const char *c = path; *c != '\0'; c++)
-			if (strchr("?#%", *c) != NULL)
-				buf_printf(&uri, "%%%02X", (unsigned char)*c);
-			else
-				buf_addc(&uri, *c);
-		buf_adds(&uri, "?immutable=1");
-		buf_addc(&uri, '\0');
-		j = journal_open(uri.p, 1, err2, sizeof(err2));
-		buf_free(&uri);
-	} else
-		/* Being made by ph-batch this moment: wait for it, as before. */
-		j = journal_open(path, 0, err2, sizeof(err2));
+	/* Being made by ph-batch this moment: wait for it, as before. */
+	j = journal_open(path, 0, err2, sizeof(err2));
 	if (j == NULL)
 		errx(EXIT_RUNTIME, "journal %s", err);
 	return j;

@@ -1,5 +1,6 @@
 /* journal: delivered-uuid table and run log in SQLite. */
 #include <sys/file.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "journal.h"
 #include "timestamp.h"
 #include "xalloc.h"
@@ -122,22 +124,78 @@ open_bad(struct journal *j, const char *path, char *err, size_t errlen)
 	return NULL;
 }
 
+/*
+ * The schema, on a journal that another process may be making at the
+ * same moment (ph-alias and ph-batch start together on a first run):
+ * switching to WAL takes a lock the busy handler does not wait for, so
+ * a busy answer is tried again for a while.
+ */
+static int
+make_schema(struct journal *j)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int r;
+
+	for (int i = 0; i < 600; i++) {
+		r = sqlite3_exec(j->db, schema, NULL, NULL, NULL);
+		if (r != SQLITE_BUSY && r != SQLITE_LOCKED)
+			return r == SQLITE_OK ? upgrade(j) : -1;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+/*
+ * A journal on read-only media: SQLite reads a WAL database through its
+ * -shm file, which such media cannot get; nobody can be writing there,
+ * so it may be read as immutable.
+ */
+static struct journal *
+open_immutable(const char *path, char *err, size_t errlen)
+{
+	struct statvfs vfs;
+	struct buf uri = { 0 };
+	struct journal *j;
+
+	if (statvfs(path, &vfs) == -1 || !(vfs.f_flag & ST_RDONLY))
+		return NULL;
+	buf_adds(&uri, "file:");
+	for (const char *c = path; *c != '\0'; c++)
+		if (strchr("?#%", *c) != NULL)
+			buf_printf(&uri, "%%%02X", (unsigned char)*c);
+		else
+			buf_addc(&uri, *c);
+	buf_adds(&uri, "?immutable=1");
+	buf_addc(&uri, '\0');
+	j = open_db(uri.p, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, err,
+	    errlen);
+	buf_free(&uri);
+	if (j != NULL && prepare_has(j) == -1)
+		return open_bad(j, path, err, errlen);
+	return j;
+}
+
 struct journal *
 journal_open(const char *path, int readonly, char *err, size_t errlen)
 {
-	struct journal *j;
+	struct journal *j, *im;
 	int flags = readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
 	if ((j = open_db(path, flags, err, errlen)) == NULL)
-		return NULL;
+		return readonly ? open_immutable(path, err, errlen) : NULL;
 	/* ph-alias and ph-batch share the file: wait out each other's locks. */
 	sqlite3_busy_timeout(j->db, 60000);
-	if (!readonly && (sqlite3_exec(j->db, schema, NULL, NULL, NULL) !=
-	    SQLITE_OK || upgrade(j) == -1))
+	if (!readonly && make_schema(j) == -1)
 		return open_bad(j, path, err, errlen);
-	if (prepare_has(j) == -1)
+	if (prepare_has(j) == -1) {
+		if (readonly && (im = open_immutable(path, err, errlen)) !=
+		    NULL) {
+			journal_close(j);
+			return im;
+		}
 		return open_bad(j, path, err, errlen);
+	}
 	if (!readonly && (prepare(j, "INSERT OR IGNORE INTO delivered "
 	    "VALUES (?, ?)", &j->add) == -1 || prepare(j, "BEGIN IMMEDIATE",
 	    &j->begin) == -1 || prepare(j, "COMMIT", &j->commit) == -1 ||

@@ -1322,9 +1322,10 @@ class Handler(BaseHTTPRequestHandler):
             if type(mods) is dict else None
         q = Parser(text, app.zone, UTC if conv is False else None).parse()
         entry["kind"] = q["kind"]
-        now = time.time()
         with app.store.lock:
             app.store.refresh()
+            # after the refresh: rows first read by it get t = now
+            now = time.time()
             if mode not in ("force_blocking", "force_async"):
                 hit = app.cache.get(text)
                 if hit is not None and now - hit[0] < app.args.cache_ttl:

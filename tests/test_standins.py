@@ -349,7 +349,9 @@ def test_cache_unless_force_blocking(pair):
 # ---------------------------------------------------------------- auth
 
 def test_auth_and_project(capture_factory, query_factory):
-    cap = capture_factory()
+    # --record-meta: the record says each event's token (else every
+    # recorded event is taken to be the project's)
+    cap = capture_factory(["--record-meta"])
     q = query_factory(cap, ["--project", "42", "--token", "phc_proj",
                             "--other-projects", "7", "--name", "Prod",
                             "--timezone", "Europe/Berlin"])
