@@ -25,6 +25,7 @@
 #include "keyset.h"
 #include "lines.h"
 #include "outfile.h"
+#include "phevent.h"
 #include "rejects.h"
 #include "timestamp.h"
 #include "uuid.h"
@@ -32,7 +33,6 @@
 
 #define MAXLINE_DEFAULT	(16 * 1024 * 1024)
 #define WARN_LIMIT	20	/* rejects named on stderr, then a count */
-#define LIB_NAME	"amp2ph"
 
 /*
  * [Amplitude] event properties that have a PostHog name.  The element
@@ -77,16 +77,16 @@ static struct buf	 out, tmp, campbuf, campvals;
 static struct keyset	 pkeys, skeys;
 static struct json_parser *parser;
 
-static void
-usage(void)
+static void __attribute__((noreturn))
+usage(FILE *fp, int status)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: amp-convert [-qs] [--drop event] [--keep event] "
 	    "[--rename old=new]\n"
 	    "                   [--jq program | --jq-file file] "
 	    "[--rejects file] [--max-line bytes]\n"
 	    "                   [file ...]\n");
-	exit(EXIT_USAGE);
+	exit(status);
 }
 
 static const struct jval *
@@ -1994,7 +1994,7 @@ convert(const struct jval *root, const char **why)
 	add_geo(&o, &g, 0);
 	obj_jv(&o, "$ip", a.f[AF_IP_ADDRESS]);
 	obj_raw(&o, "$geoip_disable", "true");
-	obj_cstr(&o, "$lib", LIB_NAME);
+	obj_cstr(&o, "$lib", PHEVENT_LIB);
 	obj_cstr(&o, "$lib_version", AMP2PH_VERSION);
 	obj_jv(&o, "$amplitude_library", a.f[AF_LIBRARY]);
 	obj_jv(&o, "$device_id", a.f[AF_DEVICE_ID]);
@@ -2206,8 +2206,9 @@ main(int argc, char *argv[])
 			cli_version("amp-convert");
 			return 0;
 		case 'h':
+			usage(stdout, 0);
 		default:
-			usage();
+			usage(stderr, EXIT_USAGE);
 		}
 	}
 	argc -= optind;

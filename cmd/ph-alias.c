@@ -35,12 +35,12 @@
 #include "jsonw.h"
 #include "lines.h"
 #include "outfile.h"
+#include "phevent.h"
 #include "rejects.h"
 #include "uuid.h"
 #include "uuidset.h"
 #include "xalloc.h"
 
-#define LIB_NAME	"amp2ph"
 #define WARN_LIMIT	10		/* lines named on stderr, then a count */
 #define FLUSH_AT	(1 << 20)
 #define CACHE_SLOTS	4096		/* recently seen pairs, by their ids */
@@ -239,7 +239,7 @@ identity_event(struct buf *b, const char *dev, size_t dn, const char *user,
 		buf_adds(b, "\"$anon_distinct_id\":");
 		jsonw_str(b, dev, dn);
 	}
-	buf_adds(b, ",\"$lib\":\"" LIB_NAME "\",\"$lib_version\":\""
+	buf_adds(b, ",\"$lib\":\"" PHEVENT_LIB "\",\"$lib_version\":\""
 	    AMP2PH_VERSION "\",\"$geoip_disable\":true}}\n");
 }
 

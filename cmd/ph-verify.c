@@ -204,7 +204,7 @@ event_of(const char *p, size_t len, unsigned char uuid[16], int64_t *hour,
 	memcpy(uuid, ev.uuid, 16);
 	*hour = floordiv(ev.ts, HOUR_US);
 	lib = ev.props != NULL ? json_get(ev.props, "$lib") : NULL;
-	*ours = lib != NULL && json_is_lit(lib, "amp2ph");
+	*ours = lib != NULL && json_is_lit(lib, PHEVENT_LIB);
 	return 0;
 }
 

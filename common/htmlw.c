@@ -4,43 +4,7 @@
 #include <string.h>
 
 #include "htmlw.h"
-
-/* Next code point of s (n > 0): its length, or -1 for a bad byte. */
-static int
-utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned need;
-	uint32_t c = s[0];
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		c &= 0x07;
-	} else
-		return -1;
-	if (n <= need)
-		return -1;
-	for (unsigned i = 1; i <= need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((need == 1 && c < 0x80) || (need == 2 && (c < 0x800 ||
-	    (c >= 0xd800 && c <= 0xdfff))) || (need == 3 && (c < 0x10000 ||
-	    c > 0x10ffff)))
-		return -1;
-	*cp = c;
-	return need + 1;
-}
+#include "utf8.h"
 
 /* Tab and newline stay; other controls and non-characters do not. */
 void
@@ -51,7 +15,7 @@ htmlw_clean(struct buf *b, const char *s, size_t n, int escape, size_t max)
 
 	while (i < lim) {
 		uint32_t cp;
-		int k = utf8_next(p + i, n - i, &cp);
+		int k = utf8_decode((const char *)p + i, n - i, &cp);
 
 		if (k < 0 || (cp < 0x20 && cp != '\t' && cp != '\n') ||
 		    (cp >= 0x7f && cp <= 0x9f) || (cp >= 0xfdd0 &&

@@ -14,6 +14,13 @@
 
 struct jval;
 
+/*
+ * The $lib of every event amp2ph makes (amp-convert's, ph-alias's
+ * identity events): ph-verify asks PostHog for the events that carry
+ * it, so that a project's live SDK events are not counted.
+ */
+#define PHEVENT_LIB	"amp2ph"
+
 struct phevent {
 	const struct jval *root, *props;	/* props NULL if absent */
 	int		 has_uuid;
