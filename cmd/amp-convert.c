@@ -27,12 +27,15 @@
 #include "outfile.h"
 #include "phevent.h"
 #include "rejects.h"
+#include "stage.h"
 #include "timestamp.h"
 #include "uuid.h"
 #include "xalloc.h"
 
 #define MAXLINE_DEFAULT	(16 * 1024 * 1024)
 #define WARN_LIMIT	20	/* rejects named on stderr, then a count */
+
+static int	last_nonl, cut;	/* the input's last line was cut */
 
 /*
  * [Amplitude] event properties that have a PostHog name.  The element
@@ -2059,6 +2062,16 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len)
 		return;
 	}
 	if ((root = json_parse(parser, line, len, err, sizeof(err))) == NULL) {
+		if (last_nonl) {
+			/* A killed stage before us, not a bad row. */
+			warnx("%s:%llu: the input ends in a cut line (no "
+			    "newline, not whole JSON): was a stage before this "
+			    "one stopped?  Not converted and not rejected", file,
+			    (unsigned long long)lineno);
+			st.lines--;
+			cut = 1;
+			return;
+		}
 		if (!utf8_valid(line, len))
 			snprintf(err, sizeof(err), "invalid UTF-8");
 		reject(file, lineno, err, line, len);
@@ -2120,6 +2133,19 @@ do_file(const char *path)
 			    LINES_HEAD);
 			continue;
 		}
+		if (l.lineno == 1) {
+			size_t b = stage_bom(p, len);
+			const char *why;
+
+			if (b > 0) {
+				stage_bom_note(name);
+				p += b;
+				len -= b;
+			}
+			if ((why = stage_wrong(SK_AMPLITUDE, p, len)) != NULL)
+				errx(EXIT_DATAERR, "%s: %s", name, why);
+		}
+		last_nonl = l.nonl;
 		do_line(name, l.lineno, p, len);
 	}
 	lines_close(&l);
@@ -2253,7 +2279,7 @@ main(int argc, char *argv[])
 	sessions_free();
 	if (rejects_close(&rej) == -1)
 		failed = 1;
-	if (outfile_close(stdout, "stdout") == -1 || failed)
+	if (outfile_close(stdout, "stdout") == -1 || failed || cut)
 		return EXIT_RUNTIME;
 	return st.rejected > 0 ? EXIT_DATAERR : 0;
 }

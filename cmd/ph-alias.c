@@ -37,6 +37,7 @@
 #include "outfile.h"
 #include "phevent.h"
 #include "rejects.h"
+#include "stage.h"
 #include "uuid.h"
 #include "uuidset.h"
 #include "xalloc.h"
@@ -494,9 +495,22 @@ do_file(const char *path)
 			r = LINE_ERROR;
 			break;
 		}
+		if (l.lineno == 1) {
+			size_t b = stage_bom(p, len);
+			const char *why;
+
+			if (b > 0) {
+				stage_bom_note(fname);
+				p += b;
+				len -= b;
+			}
+			if ((why = stage_wrong(SK_POSTHOG, p, len)) != NULL) {
+				flush_out(1);
+				errx(EXIT_DATAERR, "%s: %s", fname, why);
+			}
+		}
 		/* Only a last line without its newline ends at the end. */
-		do_line(fname, l.lineno, p, len, p + len != l.buf + l.end ||
-		    !l.eof);
+		do_line(fname, l.lineno, p, len, !l.nonl);
 	}
 	lines_close(&l);
 	return r == LINE_ERROR ? -1 : 0;

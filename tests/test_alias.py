@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, TOOLS, check_sanitizers, prog, run
+from conftest import BUILD, TOOLS, check_sanitizers, prog, run, sample_lines
 
 P = "ph-alias"
 NS = uuid.UUID("8c3e53a1-3f4b-4b9e-9a52-6d0f6c1e2a77")   # AMP2PH_UUID_NS
@@ -849,3 +849,13 @@ def test_million_pairs_memory(tmp_path):
     rss_mb = int(rss.read_text().split()[-1]) / 1024
     if not SAN:
         assert rss_mb < 120, "peak RSS %.1f MB for 1M pairs" % rss_mb
+
+
+def test_amplitude_rows_are_one_message(tmp_path):
+    """Amplitude export rows into ph-alias: amp-convert was skipped, told
+    once, exit 65, nothing written."""
+    rows = sample_lines(5)
+    p = alias([], rows)
+    assert p.returncode == 65, p.stderr
+    assert b"amp-convert was skipped" in p.stderr
+    assert len(p.stderr.splitlines()) == 1 and p.stdout == b""

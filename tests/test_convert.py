@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, check_sanitizers, prog, run, sample_lines
+from conftest import ROOT, TOOLS, check_sanitizers, prog, run, sample_lines
 
 P = "amp-convert"
 EXAMPLES = "/work/shared/reference/examples/amplitude-export-lines.ndjson"
@@ -2257,3 +2257,34 @@ def test_amplitude_id_fallback_goes_through_the_merge_filter():
     assert [e["distinct_id"] for e in evs] == ["123"]
     assert summary(p) == (2, 1, 0, 1)
     assert b"no usable user_id, device_id or amplitude_id" in p.stderr
+
+
+def test_input_for_another_stage_is_one_message(tmp_path):
+    """A zip, gzip bytes, or amp-convert's own output given to amp-convert:
+    one message naming the stage, exit 65, no rejects."""
+    import gzip as gz
+    z = tmp_path / "x.zip"
+    subprocess.run([os.path.join(TOOLS, "amp-sample"), "-n", "50", "-o",
+                    str(z)], check=True)
+    rows = nd([line(), line()])
+    posthog = conv([], rows).stdout
+    rej = tmp_path / "rej"
+    for data, word in ((z.read_bytes(), b"amp-unpack was skipped"),
+                       (gz.compress(rows), b"amp-unpack was skipped"),
+                       (posthog, b"amp-convert has been run on them")):
+        p = conv(["--rejects", str(rej)], data)
+        assert p.returncode == 65, p.stderr
+        assert word in p.stderr and len(p.stderr.splitlines()) == 1
+        assert p.stdout == b""
+        assert not rej.exists() or rej.read_bytes() == b""
+
+
+def test_bom_and_cut_last_line():
+    p = conv([], b"\xef\xbb\xbf" + nd([line()]))
+    assert p.returncode == 0 and b"byte order mark" in p.stderr
+    assert len(parse(p.stdout)) == 1
+    # the stage before was killed mid-line: exit 1, not a reject
+    p = conv([], nd([line()]) + line()[:40])
+    assert p.returncode == 1, p.stderr
+    assert b"cut line" in p.stderr and summary(p)[3] == 0
+    assert len(parse(p.stdout)) == 1
