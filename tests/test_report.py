@@ -1236,3 +1236,28 @@ def test_page_in_chromium(figures, chromium, tmp_path):
     assert "Migration not complete: %s pending" % format(
         tot["pending"], ",") in dom
     assert "By event type" in dom and "<svg" in dom
+
+
+def test_cut_line_rejects_do_not_keep_it_incomplete(export, tmp_path):
+    """A rejects file holding the cut end of a line (a stage before was
+    killed mid-line): once every event is delivered, the report is not
+    held "not complete" by it; a real bad line still is."""
+    src = export["files"][:1]
+    evs, _, _ = convert(src)
+    j = make_journal(tmp_path / "j", [e["uuid"] for e in evs])
+    whole = open(src[0], "rb").read().split(b"\n")[3]
+    rej = tmp_path / "conv.rejects"
+    rej.write_text(json.dumps({"file": "<stdin>", "line": 4,
+                               "reason": "parse error: premature EOF",
+                               "input": whole[:37].decode()}) + "\n")
+    p, r = report_json(["-j", j, "--rejects", rej] + src)
+    assert p.returncode == 0, p.stderr
+    assert r["totals"]["rejects_cut_lines"] == 1
+    assert r["totals"]["rejected_outside_export"] == 0
+    # a line that is JSON but no event of the export still counts
+    with open(rej, "a") as f:
+        f.write(json.dumps({"file": "x", "line": 1, "reason": "bad",
+                            "input": '{"event_type":"zzz"}'}) + "\n")
+    p, r = report_json(["-j", j, "--rejects", rej] + src)
+    assert p.returncode == 65
+    assert r["totals"]["rejected_outside_export"] == 1

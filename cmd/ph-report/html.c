@@ -717,6 +717,11 @@ write_html(struct buf *b)
 		    "since "
 		    "(fixed and sent again): they are counted as delivered."
 		    "</p>\n", htmlw_num(st.rej_since_delivered));
+	if (st.rej_fragments)
+		buf_printf(b, "<p>%s rejects-file entries are cut lines (a "
+		    "stage before was stopped mid-line; the export holds the "
+		    "whole line): they are not events and not counted.</p>\n",
+		    htmlw_num(st.rej_fragments));
 	if (st.rej_unreadable)
 		buf_printf(b, "<p>%s lines of the rejects files could not be "
 		    "read."

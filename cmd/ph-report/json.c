@@ -286,6 +286,8 @@ write_json(struct buf *b)
 	jsonw_u64(b, st.rej_unreadable);
 	jsonw_key(b, "rejects_since_delivered", &g);
 	jsonw_u64(b, st.rej_since_delivered);
+	jsonw_key(b, "rejects_cut_lines", &g);
+	jsonw_u64(b, st.rej_fragments);
 	buf_addc(b, '}');
 
 	jsonw_key(b, "no_day", &f);

@@ -88,6 +88,12 @@ enum { K_WAITING = 1, K_REJECTED, K_DELIVERED };
 #define KSET(v, state)	((v) = ((v) & ~3U) | (state))
 
 static struct uuidset	byuuid, byhash;	/* uuidmaps: uuids, line hashes */
+/*
+ * Rejects whose input is not JSON at all: a line cut by a stage that was
+ * killed (its whole line is in the export), or a bad export line (which
+ * the export then still holds, and meets by its hash).
+ */
+static struct uuidset	fragments;
 
 static void
 hash_key(const char *s, size_t n, unsigned char k[16])
@@ -215,6 +221,8 @@ reject_entry(const char *path, uint64_t lineno, const char *p, size_t len,
 	}
 	if (m == &byhash)
 		hash_key(rj.input, rj.inputlen, key);
+	if (root == NULL)
+		uuidset_add(&fragments, key);
 	ri = reason_of(rj.reason, rj.reasonlen, from);
 	reasons[ri].entries++;
 	if (uuidmap_add(m, key, KV(ri, K_WAITING)))
@@ -413,6 +421,15 @@ outside_rejects(void)
 			/* An $identify refused once, delivered since? */
 			if (m == &byuuid && delivered(key)) {
 				st.rej_since_delivered++;
+				continue;
+			}
+			/*
+			 * Not JSON, and no export line is it: the cut end of a
+			 * line whose whole copy the export holds (a killed
+			 * stage), not an event that is missing.
+			 */
+			if (m == &byhash && uuidset_has(&fragments, key)) {
+				st.rej_fragments++;
 				continue;
 			}
 			reasons[KREASON(*v)].outside++;
@@ -732,6 +749,7 @@ main(int argc, char *argv[])
 	types_init();
 	uuidmap_init(&byuuid);
 	uuidmap_init(&byhash);
+	uuidset_init(&fragments);
 
 	for (size_t i = 0; i < opt.nrejects; i++)
 		failed |= read_rejects(opt.rejects[i]) == -1;
@@ -760,6 +778,7 @@ main(int argc, char *argv[])
 	tally_free();
 	uuidset_free(&byuuid);
 	uuidset_free(&byhash);
+	uuidset_free(&fragments);
 	journal_end();
 	json_parser_free(parser);
 	json_parser_free(parser2);

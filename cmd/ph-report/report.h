@@ -54,6 +54,7 @@ struct totals {
 	uint64_t	dropped_delivered;
 	uint64_t	delivered_distinct, journal_rows;
 	uint64_t	rej_entries, rej_unreadable, rej_since_delivered;
+	uint64_t	rej_fragments;	/* cut lines, not events */
 	int		read_failed;
 };
 extern struct totals	st;
