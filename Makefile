@@ -30,7 +30,7 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 PROGS	= amp-export amp-unpack amp-convert ph-alias ph-batch ph-verify ph-report
-TOOLS	= amp-sample
+TOOLS	= amp-sample sink
 # common/, one concern a module, by layer.  Foundations: libc and libuuid.
 BASE	= buf \
 	  cli \
@@ -110,6 +110,11 @@ $(BUILD)/ph-report: $(PH_REPORT_OBJ) $(BUILD)/libamp2ph.a
 $(BUILD)/amp-sample: scripts/amp-sample.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ scripts/amp-sample.c -lz -lpthread
+
+# The capture sink of scripts/bench: a benchmark tool, not installed.
+$(BUILD)/sink: scripts/sink.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ scripts/sink.c -lz
 
 deps:
 	scripts/install-deps
