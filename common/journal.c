@@ -188,6 +188,17 @@ journal_open(const char *path, int readonly, char *err, size_t errlen)
 	sqlite3_busy_timeout(j->db, 60000);
 	if (!readonly && make_schema(j) == -1)
 		return open_bad(j, path, err, errlen);
+	/*
+	 * Random uuids land on a random page each: with the default 2 MB
+	 * cache and a checkpoint every 1000 pages, a large journal is read
+	 * and written back page by page for every batch.  64 MB of cache
+	 * holds the interior of a 100M-row tree, and rarer checkpoints
+	 * write each page once for many batches.
+	 */
+	if (!readonly)
+		sqlite3_exec(j->db, "PRAGMA cache_size=-65536;"
+		    "PRAGMA wal_autocheckpoint=16384;"
+		    "PRAGMA mmap_size=1073741824;", NULL, NULL, NULL);
 	if (prepare_has(j) == -1) {
 		if (readonly && (im = open_immutable(path, err, errlen)) !=
 		    NULL) {
