@@ -36,6 +36,8 @@
 #define WARN_LIMIT	20	/* rejects named on stderr, then a count */
 
 static int	last_nonl, cut;	/* the input's last line was cut */
+static unsigned	shard_k, shard_n;	/* --shard K/N: K-1 of N, 0 of 0 */
+static int	othershard;	/* convert() met another shard's row */
 
 /*
  * [Amplitude] event properties that have a PostHog name.  The element
@@ -68,6 +70,7 @@ static const char *const campaign_keys[] = {
 
 struct stats {
 	uint64_t	lines, written, dropped, rejected, blank;
+	uint64_t	othershard;	/* rows of the other --shard's */
 };
 
 static struct amp_rules	 rules;
@@ -88,7 +91,7 @@ usage(FILE *fp, int status)
 	    "[--rename old=new]\n"
 	    "                   [--jq program | --jq-file file] "
 	    "[--rejects file] [--max-line bytes]\n"
-	    "                   [file ...]\n");
+	    "                   [--shard k/n] [file ...]\n");
 	exit(status);
 }
 
@@ -1831,6 +1834,10 @@ convert(const struct jval *root, const char **why)
 
 	if ((r = amp_event_read(&rules, root, &e, why)) != AMP_EVENT)
 		return r;	/* AMP_REJECT -1, AMP_DROP 0: convert's own codes */
+	if (shard_n > 1 && amp_row_shard(&e.row, shard_n) != shard_k) {
+		othershard = 1;
+		return 0;
+	}
 	memset(&a, 0, sizeof(a));
 	memcpy(a.f, e.row.f, sizeof(a.f));
 	a.ep = e.row.ep;
@@ -2019,10 +2026,39 @@ convert(const struct jval *root, const char **why)
 
 static void flush_out(int);
 
+/* --shard K/N: 1 <= K <= N <= 4096. */
+static void
+parse_shard(const char *arg)
+{
+	char *end;
+	unsigned long k, n;
+
+	errno = 0;
+	k = strtoul(arg, &end, 10);
+	if (end == arg || *end != '/')
+		goto bad;
+	arg = end + 1;
+	n = strtoul(arg, &end, 10);
+	if (end == arg || *end != '\0' || errno != 0 || n < 1 || n > 4096 ||
+	    k < 1 || k > n)
+		goto bad;
+	shard_k = k - 1;
+	shard_n = n;
+	return;
+bad:
+	errx(EXIT_USAGE, "--shard: expected K/N with 1 <= K <= N <= 4096, "
+	    "like 2/4: %s", arg);
+}
+
 static void
 reject(const char *file, uint64_t lineno, const char *why,
     const char *line, size_t len)
 {
+	/* Each rejected row once across the shards: in the first. */
+	if (shard_n > 1 && shard_k != 0) {
+		st.othershard++;
+		return;
+	}
 	st.rejected++;
 	rejects_warn(&rej, WARN_LIMIT, "rejected lines", file, lineno, "%s",
 	    why);
@@ -2080,6 +2116,11 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len)
 	if ((r = convert(root, &why)) == -1) {
 		out.len = mark;
 		reject(file, lineno, why, line, len);
+		return;
+	}
+	if (r == 0 && othershard) {
+		othershard = 0;
+		st.othershard++;
 		return;
 	}
 	if (r == 0) {
@@ -2184,12 +2225,13 @@ main(int argc, char *argv[])
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "rejects",	required_argument,	NULL, 'r' },
 		{ "rename",	required_argument,	NULL, 'R' },
+		{ "shard",	required_argument,	NULL, 'S' },
 		{ "strict",	no_argument,		NULL, 's' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	const char *program = NULL, *rejects_path = NULL;
-	char *owned = NULL, err[512];
+	char *owned = NULL, err[512], shardtext[96] = "";
 	uint64_t u;
 	int ch, failed = 0;
 
@@ -2201,6 +2243,9 @@ main(int argc, char *argv[])
 			break;
 		case 'j':
 			program = optarg;
+			break;
+		case 'S':
+			parse_shard(optarg);
 			break;
 		case 'J':
 			program = owned = read_file(optarg);
@@ -2255,16 +2300,20 @@ main(int argc, char *argv[])
 		failed |= do_file(argv[i]) == -1;
 	flush_out(1);
 
+	if (shard_n > 1)
+		snprintf(shardtext, sizeof(shardtext), "; %llu rows of the "
+		    "other shards (--shard %u/%u)",
+		    (unsigned long long)st.othershard, shard_k + 1, shard_n);
 	if (!quietflag || st.rejected > 0)
 		fprintf(stderr, "amp-convert: %llu lines, %llu events written, "
-		    "%llu dropped by rule, %llu rejected%s%s%s\n",
+		    "%llu dropped by rule, %llu rejected%s%s%s%s\n",
 		    (unsigned long long)st.lines,
 		    (unsigned long long)st.written,
 		    (unsigned long long)st.dropped,
 		    (unsigned long long)st.rejected,
 		    st.rejected && rej.path ? " (see " : "",
 		    st.rejected && rej.path ? rej.path : "",
-		    st.rejected && rej.path ? ")" : "");
+		    st.rejected && rej.path ? ")" : "", shardtext);
 	jqprog_free(jq);
 	amp_rules_free(&rules);
 	json_parser_free(parser);

@@ -283,6 +283,27 @@ id_text(const struct jval *v, const char **s, size_t *n)
 	return 1;
 }
 
+unsigned
+amp_row_shard(const struct amp_row *a, unsigned n)
+{
+	static const enum amp_field by[] = { AF_DEVICE_ID, AF_USER_ID,
+	    AF_AMPLITUDE_ID };
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *s;
+	size_t len;
+
+	if (n <= 1)
+		return 0;
+	for (size_t i = 0; i < sizeof(by) / sizeof(by[0]); i++)
+		if (id_text(a->f[by[i]], &s, &len)) {
+			for (size_t k = 0; k < len; k++)
+				h = (h ^ (unsigned char)s[k]) *
+				    0x100000001b3ULL;
+			return h % n;
+		}
+	return 0;
+}
+
 int
 amp_row_distinct_id(const struct amp_row *a, const char **did,
     size_t *didlen, const char **why)

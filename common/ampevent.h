@@ -108,6 +108,14 @@ int	amp_dropped(const struct amp_rules *, const struct jval *et,
 /* The first time field present: 0 and *us, or -1 with *why. */
 int	amp_row_time(const struct amp_row *, int64_t *us, const char **why);
 /* user_id, else device_id, else amplitude_id: 0, or -1 with *why. */
+/*
+ * The shard (0 .. n-1) of a row for --shard: by device_id, else user_id,
+ * else amplitude_id (FNV-1a of the id's text), so that every event of a
+ * device, and so every (device, user) pair ph-alias merges, is in one
+ * shard; a row with none of them is in shard 0.  amp-convert selects by
+ * it; ph-report must count the same way for one shard's export.
+ */
+unsigned	amp_row_shard(const struct amp_row *, unsigned n);
 int	amp_row_distinct_id(const struct amp_row *, const char **,
 	    size_t *, const char **why);
 /* Amplitude's uuid in canonical form when valid, else the derived one. */

@@ -10,7 +10,9 @@ import collections
 import json
 import os
 import random
+import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -207,3 +209,64 @@ def test_progress_one_line_for_the_pipeline(tmp_path, capture):
     assert "amp-unpack: " not in text[first:].replace(
         "amp-unpack: 3000", "")  # its own summary line is not a meter
     assert list(tmpdir.iterdir()) == []
+
+
+def test_shards_deliver_what_one_run_delivers(tmp_path, capture_factory):
+    """--shard K/N by device: 4 shards, each its own pipeline and journal,
+    run by GNU parallel as the README's recipe does, deliver exactly the
+    events one pipeline delivers, the same $identify events included."""
+    if not shutil.which("parallel"):
+        pytest.skip("GNU parallel is not installed")
+    arch = make_sample(tmp_path / "x.zip", 3000)
+    one = capture_factory()
+    four = capture_factory()
+    env = dict(os.environ, POSTHOG_API_KEY="phc_test")
+    b = os.path.dirname(prog("amp-unpack"))
+    single = ("set -o pipefail; {b}/amp-unpack {a} | {b}/amp-convert -q "
+              "| {b}/ph-alias -q -j {t}/one.journal | {b}/ph-batch -q "
+              "-j {t}/one.journal --host {u} > /dev/null").format(
+                  b=b, a=arch, t=tmp_path, u=one.url)
+    p = subprocess.run(["bash", "-c", single], env=env,
+                       stderr=subprocess.PIPE, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()
+    check_sanitizers(p.stderr)
+    recipe = ("set -o pipefail; parallel --halt now,fail=1 -j4 "
+              "'{b}/amp-unpack {a} | {b}/amp-convert -q --shard {{}}/4 "
+              "| {b}/ph-alias -q -j {t}/s{{}}.journal | {b}/ph-batch -q "
+              "-j {t}/s{{}}.journal --host {u} > /dev/null' ::: 1 2 3 4"
+              ).format(b=b, a=arch, t=tmp_path, u=four.url)
+    p = subprocess.run(["bash", "-c", recipe], env=env,
+                       stderr=subprocess.PIPE, timeout=600)
+    assert p.returncode == 0, p.stderr.decode()
+    check_sanitizers(p.stderr)
+    a = collections.Counter(json.dumps(e, sort_keys=True)
+                            for e in one.events())
+    s = collections.Counter(json.dumps(e, sort_keys=True)
+                            for e in four.events())
+    assert a == s
+    ids = [e for e in one.events() if e["event"] == "$identify"]
+    assert ids, "the sample should give identity events"
+    # ph-report over the four journals: all delivered
+    js = []
+    for k in range(1, 5):
+        js += ["-j", str(tmp_path / ("s%d.journal" % k))]
+    p = subprocess.run("%s %s | %s %s --json" % (
+        prog("amp-unpack"), arch, prog("ph-report"), " ".join(js)),
+        shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        timeout=300)
+    check_sanitizers(p.stderr)
+    r = json.loads(p.stdout)
+    assert r["totals"]["pending"] == 0 and r["totals"]["delivered"] > 0
+    assert p.returncode == 0, p.stderr.decode()
+    # one shard's journal alone leaves the others' events pending
+    p = subprocess.run("%s %s | %s -j %s --json" % (
+        prog("amp-unpack"), arch, prog("ph-report"), js[1]), shell=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert p.returncode == 1
+    assert json.loads(p.stdout)["totals"]["pending"] > 0
+    # every shard had some of the work
+    for k in range(1, 5):
+        db = sqlite3.connect(str(tmp_path / ("s%d.journal" % k)))
+        n = db.execute("SELECT count(*) FROM delivered").fetchone()[0]
+        db.close()
+        assert 0 < n < sum(a.values())

@@ -114,17 +114,20 @@ hash_key(const char *s, size_t n, unsigned char k[16])
  * ph-batch adds to it.  The delivered uuids met in the export go into a
  * temporary journal, to count the journal rows not from the export.
  */
-static struct journal	*jdb, *seen;
+static struct journal	**jdbs, *seen;
 
 static void
 journal_begin(void)
 {
 	char err[512];
 
-	if ((jdb = journal_open_snapshot(opt.journal, err, sizeof(err))) ==
-	    NULL)
-		errx(EXIT_RUNTIME, "journal %s", err);
-	st.journal_rows = journal_count(jdb);
+	jdbs = xcalloc(opt.njournals, sizeof(*jdbs));
+	for (size_t i = 0; i < opt.njournals; i++) {
+		if ((jdbs[i] = journal_open_snapshot(opt.journals[i], err,
+		    sizeof(err))) == NULL)
+			errx(EXIT_RUNTIME, "journal %s", err);
+		st.journal_rows += journal_count(jdbs[i]);
+	}
 	if ((seen = journal_open_temp(err, sizeof(err))) == NULL)
 		errx(EXIT_RUNTIME, "%s", err);
 }
@@ -133,7 +136,9 @@ static void
 journal_end(void)
 {
 	journal_close(seen);
-	journal_close(jdb);
+	for (size_t i = 0; i < opt.njournals; i++)
+		journal_close(jdbs[i]);
+	free(jdbs);
 }
 
 static void
@@ -150,12 +155,16 @@ seen_add(const unsigned char u[16])
 static int
 delivered(const unsigned char u[16])
 {
-	int r = journal_has(jdb, u);
+	for (size_t i = 0; i < opt.njournals; i++) {
+		int r = journal_has(jdbs[i], u);
 
-	if (r == -1)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    journal_error(jdb));
-	return r;
+		if (r == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s", opt.journals[i],
+			    journal_error(jdbs[i]));
+		if (r == 1)
+			return 1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -487,9 +496,10 @@ read_receipts(const char *path)
 static void
 read_runs(void)
 {
-	if (journal_runs(jdb, tally_run, NULL) == -1)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    journal_error(jdb));
+	for (size_t i = 0; i < opt.njournals; i++)
+		if (journal_runs(jdbs[i], tally_run, NULL) == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s", opt.journals[i],
+			    journal_error(jdbs[i]));
 }
 
 /* ------------------------------------------------------------------ */
@@ -532,15 +542,18 @@ static void
 verified_project(void)
 {
 	char jp[64];
-	int r = journal_meta_get(jdb, "project", jp, sizeof(jp));
 
-	if (r == -1)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    journal_error(jdb));
-	if (r == 1 && strcmp(jp, vsum.project) != 0)
-		errx(EXIT_RUNTIME, "--verified %s: a check of project %s, but "
-		    "journal %s belongs to project %s", opt.verified,
-		    vsum.project, opt.journal, jp);
+	for (size_t i = 0; i < opt.njournals; i++) {
+		int r = journal_meta_get(jdbs[i], "project", jp, sizeof(jp));
+
+		if (r == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s", opt.journals[i],
+			    journal_error(jdbs[i]));
+		if (r == 1 && strcmp(jp, vsum.project) != 0)
+			errx(EXIT_RUNTIME, "--verified %s: a check of project "
+			    "%s, but journal %s belongs to project %s",
+			    opt.verified, vsum.project, opt.journals[i], jp);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -675,7 +688,9 @@ main(int argc, char *argv[])
 			amp_rules_drop(&rules, optarg);
 			break;
 		case 'j':
-			opt.journal = optarg;
+			opt.journals = xrealloc(opt.journals, (opt.njournals +
+			    1) * sizeof(*opt.journals));
+			opt.journals[opt.njournals++] = optarg;
 			break;
 		case 'J':
 			opt.json = 1;
@@ -727,9 +742,21 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (opt.journal == NULL) {
+	if (opt.njournals == 0) {
 		warnx("-j journal is required");
 		usage(stderr, EXIT_USAGE);
+	}
+	/* The page names them all: the shards' journals, joined. */
+	{
+		struct buf names = { 0 };
+
+		for (size_t i = 0; i < opt.njournals; i++) {
+			if (i > 0)
+				buf_adds(&names, ", ");
+			buf_adds(&names, opt.journals[i]);
+		}
+		buf_addc(&names, '\0');
+		opt.journal = names.p;	/* kept for the run */
 	}
 	for (int i = 0; i < argc; i++)
 		add_arg(&opt.inputs, &opt.ninputs, argv[i]);
@@ -786,6 +813,8 @@ main(int argc, char *argv[])
 	free(opt.rejects);
 	free(opt.receipts);
 	free(opt.inputs);
+	free(opt.journals);
+	free((char *)opt.journal);
 	if (failed)
 		return EXIT_RUNTIME;
 	if (st.c.v[C_PENDING] > 0)

@@ -40,6 +40,12 @@ struct counts {
 
 struct options {
 	const char	*journal, *output, *list, *by, *verified;
+	/*
+	 * -j, once per shard: an event is delivered when any journal has
+	 * it.  journal is their names, joined, for the page.
+	 */
+	const char	**journals;
+	size_t		 njournals;
 	const char	**rejects, **receipts, **inputs;
 	size_t		 nrejects, nreceipts, ninputs;
 	int		 json, quiet;
