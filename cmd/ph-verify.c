@@ -88,7 +88,13 @@ static size_t		*slot;		/* hour table: index+1, 0 empty */
 static size_t		 slotmask;
 static struct day	*days;
 static size_t		 ndays;
-static struct journal	*snap, *jw;
+/*
+ * -j once per shard's journal: a snapshot of each for both passes, and
+ * a handle of each to forget in the one that holds the event.
+ */
+static struct journal	**snaps, **jws;
+static const char	**jpaths;
+static size_t		 njournals;
 static struct rejects	 rej;
 static struct json_parser *jp;
 static struct phapi	 api;
@@ -99,6 +105,7 @@ static off_t		 stdin_start;	/* where a file on stdin began */
 static FILE		*spool;
 static struct buf	 forget_ev;	/* missing events waiting to be written */
 static unsigned char	(*forget_id)[16];
+static size_t		*forget_in;	/* the journal of each */
 static size_t		 nforget;
 
 static void __attribute__((noreturn))
@@ -212,18 +219,29 @@ event_of(const char *p, size_t len, unsigned char uuid[16], int64_t *hour,
 static void
 forget_flush(void)
 {
+	static unsigned char (*ids)[16];
+
 	if (nforget == 0)
 		return;
+	if (ids == NULL)
+		ids = xcalloc(FORGET_BATCH, 16);
 	/*
 	 * In this order: ph-batch reading our output must not find the uuid
 	 * still in the journal (it would skip the event); a crash between
 	 * the two leaves events forgotten but unwritten, which the next run
 	 * sees as never delivered and passes on.
 	 */
-	if (journal_forget(jw, (const unsigned char (*)[16])forget_id,
-	    nforget) == -1)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    journal_error(jw));
+	for (size_t j = 0; j < njournals; j++) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < nforget; i++)
+			if (forget_in[i] == j)
+				memcpy(ids[k++], forget_id[i], 16);
+		if (k > 0 && journal_forget(jws[j], (const unsigned char
+		    (*)[16])ids, k) == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s", jpaths[j],
+			    journal_error(jws[j]));
+	}
 	outfile_write(stdout, forget_ev.p, forget_ev.len, "stdout");
 	if (fflush(stdout) == EOF)
 		err(EXIT_RUNTIME, "stdout");
@@ -232,13 +250,32 @@ forget_flush(void)
 }
 
 static void
-missing(const char *p, size_t len, const unsigned char uuid[16])
+missing(const char *p, size_t len, const unsigned char uuid[16], size_t in)
 {
 	buf_add(&forget_ev, p, len);
 	buf_addc(&forget_ev, '\n');
+	forget_in[nforget] = in;
 	memcpy(forget_id[nforget++], uuid, 16);
 	if (nforget == FORGET_BATCH || forget_ev.len > 8 * 1024 * 1024)
 		forget_flush();
+}
+
+/* Which journal has u (its index in *in, and *at), or 0 if none. */
+static int
+lookup(const unsigned char u[16], int64_t *at, size_t *in)
+{
+	for (size_t j = 0; j < njournals; j++) {
+		int r = journal_lookup(snaps[j], u, at);
+
+		if (r == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s", jpaths[j],
+			    journal_error(snaps[j]));
+		if (r == 1) {
+			*in = j;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void
@@ -284,6 +321,7 @@ line(int pass, const char *name, uint64_t lineno, const char *p,
 	int64_t h, at;
 	const char *why;
 	int ours, r;
+	size_t in = 0;
 	struct hour *hr;
 	struct day *dy;
 
@@ -309,9 +347,7 @@ line(int pass, const char *name, uint64_t lineno, const char *p,
 		}
 		return;
 	}
-	if ((r = journal_lookup(snap, u, &at)) == -1)
-		errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-		    journal_error(snap));
+	r = lookup(u, &at, &in);
 	if (pass == 1) {
 		c.read++;
 		if (r == 0) {
@@ -359,7 +395,7 @@ line(int pass, const char *name, uint64_t lineno, const char *p,
 		}
 		c.missing++;
 		dy->missing++;
-		missing(p, len, u);
+		missing(p, len, u, in);
 		break;
 	default:
 		c.unverified++;
@@ -807,8 +843,10 @@ main(int argc, char *argv[])
 			opt.app = optarg;
 			break;
 		case 'j':
-			if (opt.journal != NULL)
-				errx(EXIT_USAGE, "-j: one journal only");
+			/* Once per shard's journal (amp-convert --shard). */
+			jpaths = xrealloc(jpaths, (njournals + 1) *
+			    sizeof(*jpaths));
+			jpaths[njournals++] = optarg;
 			opt.journal = optarg;
 			break;
 		case 'K':
@@ -895,31 +933,36 @@ main(int argc, char *argv[])
 		    &st) == 0 && !S_ISREG(st.st_mode))
 			spooled[i] = 1;
 	}
-	if (access(opt.journal, F_OK) == -1)
-		errx(EXIT_RUNTIME, "journal %s: %s (ph-verify checks what "
-		    "ph-batch recorded there)", opt.journal, strerror(errno));
-	/*
-	 * One snapshot for both passes, so an event ph-batch records while
-	 * we run is judged alike in both; a second handle forgets.
-	 */
-	if ((snap = journal_open_snapshot(opt.journal, errs, sizeof(errs))) ==
-	    NULL || (jw = journal_open(opt.journal, 0, errs, sizeof(errs))) ==
-	    NULL)
-		errx(EXIT_RUNTIME, "journal %s", errs);
-	/*
-	 * Asking another project would find every event missing and have
-	 * them all sent again, into the journal's project.
-	 */
-	{
+	snaps = xcalloc(njournals, sizeof(*snaps));
+	jws = xcalloc(njournals, sizeof(*jws));
+	for (size_t k = 0; k < njournals; k++) {
 		char jp_[64];
-		int r = journal_meta_get(snap, "project", jp_, sizeof(jp_));
+		int r;
 
-		if (r == -1)
-			errx(EXIT_RUNTIME, "journal %s: %s", opt.journal,
-			    journal_error(snap));
+		if (access(jpaths[k], F_OK) == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s (ph-verify checks "
+			    "what ph-batch recorded there)", jpaths[k],
+			    strerror(errno));
+		/*
+		 * One snapshot for both passes, so an event ph-batch records
+		 * while we run is judged alike in both; a second handle
+		 * forgets.
+		 */
+		if ((snaps[k] = journal_open_snapshot(jpaths[k], errs,
+		    sizeof(errs))) == NULL || (jws[k] = journal_open(jpaths[k],
+		    0, errs, sizeof(errs))) == NULL)
+			errx(EXIT_RUNTIME, "journal %s", errs);
+		/*
+		 * Asking another project would find every event missing and
+		 * have them all sent again, into the journal's project.
+		 */
+		if ((r = journal_meta_get(snaps[k], "project", jp_,
+		    sizeof(jp_))) == -1)
+			errx(EXIT_RUNTIME, "journal %s: %s", jpaths[k],
+			    journal_error(snaps[k]));
 		if (r == 1 && strcmp(jp_, opt.project) != 0)
 			errx(EXIT_USAGE, "journal %s belongs to project %s, not "
-			    "--project %s", opt.journal, jp_, opt.project);
+			    "--project %s", jpaths[k], jp_, opt.project);
 	}
 	for (int i = 0; i < nfiles; i++)
 		if (spooled[i] && spool == NULL && (spool = spool_file()) ==
@@ -930,6 +973,7 @@ main(int argc, char *argv[])
 	json_parser_borrow(jp);
 	uuidset_init(&listed);
 	forget_id = xcalloc(FORGET_BATCH, 16);
+	forget_in = xcalloc(FORGET_BATCH, sizeof(*forget_in));
 	hc.timeout = opt.timeout;
 	hc.insecure = opt.insecure;
 	phapi_open(&api, opt.app, opt.project, key, &hc, opt.retry_for,
@@ -972,8 +1016,14 @@ main(int argc, char *argv[])
 	if (rejects_close(&rej) == -1 || outfile_close(stdout, "stdout") == -1)
 		rc = EXIT_RUNTIME;
 	phapi_close(&api);
-	journal_close(snap);
-	journal_close(jw);
+	for (size_t k = 0; k < njournals; k++) {
+		journal_close(snaps[k]);
+		journal_close(jws[k]);
+	}
+	free(snaps);
+	free(jws);
+	free(jpaths);
+	free(forget_in);
 	json_parser_free(jp);
 	uuidset_free(&listed);
 	buf_free(&forget_ev);

@@ -343,3 +343,39 @@ def test_quiet_still_tells_failures(pair, tmp_path):
              q.url], data, env={"POSTHOG_PERSONAL_API_KEY": "phx_bad"})
     assert p.returncode == 1
     assert b"HTTP 401" in p.stderr and b"unverified" in p.stderr
+
+
+def test_several_journals_one_per_shard(pair, tmp_path):
+    """Two shards' journals: ph-verify finds the missing events of both,
+    forgets each in its own journal, and the repair (each shard's
+    ph-batch) re-sends exactly them."""
+    cap, q = pair(cap_args=["--faults", "lose:0.1", "--seed", "9"])
+    rows = sample_lines(800)
+    shards = []
+    for k in (1, 2):
+        p = subprocess.run([prog("amp-convert"), "-q", "--shard",
+                            "%d/2" % k], input=rows, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        assert p.returncode == 0, p.stderr
+        j = tmp_path / ("s%d.db" % k)
+        assert batch(cap, j, p.stdout).returncode == 0
+        shards.append((j, p.stdout))
+    data = shards[0][1] + shards[1][1]
+    lost = set(uuids(data)) - set(stored(cap))
+    assert lost
+    p = run(["ph-verify", "-j", shards[0][0], "-j", shards[1][0],
+             "--project", "1", "--app-host", q.url, "--settle", "0"], data)
+    assert p.returncode == 1, p.stderr
+    assert sorted(uuids(p.stdout)) == sorted(lost)
+    for j, d in shards:
+        db = sqlite3.connect(str(j))
+        have = {str(uuid.UUID(bytes=r[0])) for r in
+                db.execute("SELECT uuid FROM delivered")}
+        db.close()
+        assert have == set(uuids(d)) - lost
+    n = len(stored(cap))
+    for j, d in shards:
+        mine = [l for l in p.stdout.splitlines(keepends=True)
+                if json.loads(l)["uuid"] in set(uuids(d))]
+        assert batch(cap, j, b"".join(mine)).returncode == 0
+    assert sorted(stored(cap)[n:]) == sorted(lost)
