@@ -1,6 +1,8 @@
 /*
  * cli: what every program's command line shares: --version, number
- * parsing with range checks, and the exit codes of shared/DESIGN.md.
+ * parsing with range checks, and the exit codes every program uses
+ * (0 done, 1 runtime, 2 usage, 65 input rejected: the man pages' EXIT
+ * STATUS).
  */
 #ifndef CLI_H
 #define CLI_H
