@@ -1024,6 +1024,7 @@ main(int argc, char *argv[])
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "hno:p", longopts, NULL)) != -1) {
+		cli_once(longopts, ch, "ESKotw", "HR");
 		switch (ch) {
 		case 'A':
 			opt.allow_recent = 1;

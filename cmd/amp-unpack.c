@@ -652,6 +652,7 @@ main(int argc, char *argv[])
 	int ch, i;
 
 	while ((ch = getopt_long(argc, argv, "hlp", longopts, NULL)) != -1) {
+		cli_once(longopts, ch, "SU", NULL);
 		switch (ch) {
 		case 'l':
 			listflag = 1;

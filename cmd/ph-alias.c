@@ -580,6 +580,7 @@ main(int argc, char *argv[])
 	int ch, failed = 0;
 
 	while ((ch = getopt_long(argc, argv, "hj:q", longopts, NULL)) != -1) {
+		cli_once(longopts, ch, "jmS", NULL);
 		switch (ch) {
 		case 'j':
 			journal_path = optarg;

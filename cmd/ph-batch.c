@@ -1066,6 +1066,7 @@ main(int argc, char *argv[])
 	char *stdin_only[] = { "-" };
 
 	while ((ch = getopt_long(argc, argv, "hj:npq", longopts, NULL)) != -1) {
+		cli_once(longopts, ch, "BbzKPXIrxTtEj", "HR");
 		switch (ch) {
 		case 'B':
 			if (cli_u64(optarg, 1024, 100 * 1024 * 1024, &u) == -1)
@@ -1099,9 +1100,6 @@ main(int argc, char *argv[])
 			opt.project = optarg;
 			break;
 		case 'j':
-			if (opt.journal_path != NULL)
-				errx(EXIT_USAGE, "-j: one journal only (each "
-				    "ph-batch keeps one)");
 			opt.journal_path = optarg;
 			break;
 		case 'W':

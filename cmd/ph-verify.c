@@ -838,6 +838,7 @@ main(int argc, char *argv[])
 	struct http_conf hc = { .prog = "ph-verify" };
 
 	while ((ch = getopt_long(argc, argv, "hj:q", longopts, NULL)) != -1) {
+		cli_once(longopts, ch, "KMPxTSst", "AR");
 		switch (ch) {
 		case 'A':
 			opt.app = optarg;

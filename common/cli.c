@@ -1,5 +1,8 @@
 /* cli: version output and strict parsing of numeric option values. */
 #include <ctype.h>
+#include <string.h>
+#include <getopt.h>
+#include <err.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,4 +74,42 @@ cli_duration(const char *s, double *seconds)
 		return -1;
 	*seconds = v;
 	return 0;
+}
+
+static const char *
+opt_name(const struct option *lo, int ch, char *buf, size_t len)
+{
+	for (; lo->name != NULL; lo++)
+		if (lo->val == ch) {
+			snprintf(buf, len, "--%s", lo->name);
+			return buf;
+		}
+	snprintf(buf, len, "-%c", ch);
+	return buf;
+}
+
+void
+cli_once(const struct option *lo, int ch, const char *single,
+    const char *alts)
+{
+	static unsigned char seen[256];
+	static int alt_seen;
+	char a[64], b[64];
+
+	if (ch <= 0 || ch > 255)
+		return;
+	if (alts != NULL && strchr(alts, ch) != NULL) {
+		if (alt_seen != 0)
+			errx(EXIT_USAGE, "%s: %s was given already (one of "
+			    "them, once)", opt_name(lo, ch, a, sizeof(a)),
+			    opt_name(lo, alt_seen, b, sizeof(b)));
+		alt_seen = ch;
+		return;
+	}
+	if (single == NULL || strchr(single, ch) == NULL)
+		return;
+	if (seen[ch])
+		errx(EXIT_USAGE, "%s given twice: it takes one value",
+		    opt_name(lo, ch, a, sizeof(a)));
+	seen[ch] = 1;
 }

@@ -17,6 +17,15 @@
 #endif
 
 void	cli_version(const char *prog);
+struct option;
+/*
+ * Call for each option getopt_long returns: an option of single (by its
+ * short letter or getopt value) given a second time, or two of alts (a
+ * choice such as --host or --region), is a usage error (exit 2) naming
+ * it: the last does not silently win.
+ */
+void	cli_once(const struct option *longopts, int ch, const char *single,
+	    const char *alts);
 /* Parse a whole unsigned number in [min, max]; -1 if it is not one. */
 int	cli_u64(const char *, uint64_t min, uint64_t max, uint64_t *);
 /* "90", "90s", "15m", "2h", "1d" into seconds; -1 if malformed. */

@@ -174,3 +174,26 @@ def test_usage_error_has_usage(name):
     i = err.lower().find("usage:")
     assert i >= 0, err
     assert usage_of(err[i:].encode()) == synopsis(name)
+
+
+# An option that takes one value, given twice, is a usage error: the last
+# must not silently win (one per program, and a choice of two).
+TWICE = [
+    ("amp-export", ["--window", "1h", "--window", "2h"], "--window"),
+    ("amp-export", ["--region", "eu", "--host", "http://x"], "--host"),
+    ("amp-unpack", ["--since", "2024-01-01T00", "--since",
+                    "2024-01-02T00"], "--since"),
+    ("ph-alias", ["-j", "a", "-j", "b"], "--journal"),
+    ("ph-batch", ["--rate", "10/s", "--rate", "20/s"], "--rate"),
+    ("ph-batch", ["--host", "http://a", "--region", "eu"], "--region"),
+    ("ph-verify", ["--settle", "1m", "--settle", "2m"], "--settle"),
+    ("ph-report", ["-o", "a", "-o", "b"], "--output"),
+]
+
+
+@pytest.mark.parametrize("name,args,opt", TWICE,
+                         ids=["%s%s" % (n, a[0]) for n, a, _ in TWICE])
+def test_single_valued_option_twice_is_an_error(name, args, opt):
+    p = run([name] + args, input=b"")
+    assert p.returncode == 2, p.stderr
+    assert opt.encode() in p.stderr and p.stdout == b""

@@ -1031,7 +1031,7 @@ def test_bad_summary_file(tmp_path):
             p.stderr
     # One summary only: a usage error.
     p = report(["-j", j, "--verified", good, "--verified", good], input=b"")
-    assert p.returncode == 2 and b"one summary only" in p.stderr
+    assert p.returncode == 2 and b"--verified given twice" in p.stderr
     # A check of another project than the journal's.
     db = sqlite3.connect(str(j))
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")

@@ -675,6 +675,7 @@ main(int argc, char *argv[])
 	amp_rules_init(&rules);
 	while ((ch = getopt_long(argc, argv, "hj:o:q", longopts, NULL)) !=
 	    -1) {
+		cli_once(longopts, ch, "blMov", NULL);
 		switch (ch) {
 		case 'b':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "day") &&
@@ -725,10 +726,6 @@ main(int argc, char *argv[])
 				    "got %s", optarg);
 			break;
 		case 'v':
-			if (opt.verified != NULL)
-				errx(EXIT_USAGE, "--verified: one summary only "
-				    "(the latest ph-verify --summary of the "
-				    "whole stream)");
 			opt.verified = optarg;
 			break;
 		case 'V':
