@@ -119,7 +119,10 @@ struct obj {
 	struct buf	*b;
 	struct keyset	*ks;
 	int		 first;
+	int		 once;	/* $set_once: its keys as so_key takes them */
 };
+
+static int	so_key(struct obj *, const char *, size_t);
 
 static void
 obj_open(struct obj *o, struct buf *b, struct keyset *ks)
@@ -127,6 +130,7 @@ obj_open(struct obj *o, struct buf *b, struct keyset *ks)
 	o->b = b;
 	o->ks = ks;
 	o->first = 1;
+	o->once = 0;
 	keyset_clear(ks);
 	buf_addc(b, '{');
 }
@@ -134,6 +138,8 @@ obj_open(struct obj *o, struct buf *b, struct keyset *ks)
 static int
 obj_key(struct obj *o, const char *k, size_t n)
 {
+	if (o->once)
+		return so_key(o, k, n);
 	if (!keyset_add(o->ks, k, n))
 		return 0;
 	if (!o->first)
@@ -1738,35 +1744,110 @@ add_unset(struct obj *o, const struct jval *up)
 		buf_addc(o->b, ']');
 }
 
-/* Person properties: $set (latest values) and $set_once ($initial_*). */
+/*
+ * Persons seen lately, by distinct_id: the time of the newest row whose
+ * snapshot was sent in $set.  PostHog applies $set in the order it
+ * ingests events, comparing values with the person's, never the events'
+ * timestamps (computeEventPropertyUpdates in nodejs/src/worker/ingestion/
+ * persons/person-update.ts, PostHog/posthog commit 1843a1601cb3), so an
+ * older snapshot that arrives later would win.  A bounded table like the
+ * sessions': PERS_SETS sets of PERS_WAYS, the least recently used of a
+ * full set making room; which person is pushed out depends only on the
+ * input, so the output stays deterministic.
+ */
+#define PERS_SETS	(1 << 16)
+#define PERS_WAYS	4
+
+struct pers {
+	uint64_t	h1, h2;		/* identity */
+	uint64_t	used;		/* clock of the last use; 0: empty */
+	int64_t		us;		/* newest snapshot sent as $set */
+};
+
+static struct pers	*persons;
+static uint64_t		 pers_clock;
+
+/* 1 when a row of this time is the person's newest seen: its $set goes. */
+static int
+person_newest(const char *did, size_t n, int64_t us)
+{
+	uint64_t h1 = 0x84222325cbf29ce4ULL, h2 = 0x9e3779b97f4a7c15ULL;
+	struct pers *set, *victim;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h1 = (h1 ^ (unsigned char)did[i]) * 0x100000001b3ULL;
+		h2 = (h2 ^ (unsigned char)did[i]) * 0xff51afd7ed558ccdULL;
+		h2 ^= h2 >> 29;
+	}
+	if (persons == NULL)
+		persons = xcalloc((size_t)PERS_SETS * PERS_WAYS,
+		    sizeof(*persons));
+	set = &persons[(h1 >> 7 & (PERS_SETS - 1)) * PERS_WAYS];
+	victim = set;
+	for (i = 0; i < PERS_WAYS; i++) {
+		if (set[i].used != 0 && set[i].h1 == h1 && set[i].h2 == h2) {
+			set[i].used = ++pers_clock;
+			if (us < set[i].us)
+				return 0;
+			set[i].us = us;
+			return 1;
+		}
+		if (set[i].used < victim->used)
+			victim = &set[i];
+	}
+	victim->h1 = h1;
+	victim->h2 = h2;
+	victim->used = ++pers_clock;
+	victim->us = us;
+	return 1;
+}
+
+/* The row's snapshot: user properties, then device and location. */
+static void
+snapshot_props(struct obj *s, const struct amp *a, const char *os,
+    const char *devtype, const char *browser, const struct geo *g)
+{
+	if (a->up != NULL)
+		set_props(s, a->up);
+	if (os != NULL)
+		obj_cstr(s, "$os", os);
+	if (a->mobile)
+		obj_jv(s, "$os_version", a->f[AF_OS_VERSION]);
+	if (a->web) {
+		if (browser != NULL)
+			obj_cstr(s, "$browser", browser);
+		else
+			obj_jv(s, "$browser", a->f[AF_OS_NAME]);
+		obj_version_number(s, "$browser_version",
+		    nonnull(a->f[AF_OS_VERSION]));
+	}
+	if (devtype != NULL)
+		obj_cstr(s, "$device_type", devtype);
+	if (a->mobile)
+		obj_jv(s, "$app_version", a->f[AF_VERSION_NAME]);
+	add_geo(s, g, 0);
+}
+
+/*
+ * Person properties: $set (latest values) and $set_once ($initial_*).
+ * A row older than a newer one of the same distinct_id already sent
+ * (newest 0) sends its snapshot in $set_once instead, after the
+ * $set_once keys proper, and no $unset: PostHog then keeps the newer
+ * values and fills only the keys the person does not have, which is
+ * what applying the rows in time order would have left for them.
+ */
 static void
 add_person(struct obj *o, const struct amp *a, const char *os,
-    const char *devtype, const char *browser, const struct geo *g)
+    const char *devtype, const char *browser, const struct geo *g,
+    int newest)
 {
 	struct obj s;
 	struct optobj oo;
 
 	/* An event property of the same name was kept instead. */
-	if (opt_open(o, "$set", &oo, &s, &skeys)) {
-		if (a->up != NULL)
-			set_props(&s, a->up);
-		if (os != NULL)
-			obj_cstr(&s, "$os", os);
-		if (a->mobile)
-			obj_jv(&s, "$os_version", a->f[AF_OS_VERSION]);
-		if (a->web) {
-			if (browser != NULL)
-				obj_cstr(&s, "$browser", browser);
-			else
-				obj_jv(&s, "$browser", a->f[AF_OS_NAME]);
-			obj_version_number(&s, "$browser_version",
-			    nonnull(a->f[AF_OS_VERSION]));
-		}
-		if (devtype != NULL)
-			obj_cstr(&s, "$device_type", devtype);
-		if (a->mobile)
-			obj_jv(&s, "$app_version", a->f[AF_VERSION_NAME]);
-		add_geo(&s, g, 0);
+	if (newest && opt_open(o, "$set", &oo, &s, &skeys)) {
+		snapshot_props(&s, a, os, devtype, browser, g);
 		opt_close(o, &oo, &s);
 	}
 	if (opt_open(o, "$set_once", &oo, &s, &skeys)) {
@@ -1789,9 +1870,13 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 				jsonw_str(s.b, a->host, a->hostlen);
 		}
 		add_geo(&s, g, 1);
+		if (!newest) {
+			s.once = 1;
+			snapshot_props(&s, a, os, devtype, browser, g);
+		}
 		opt_close(o, &oo, &s);
 	}
-	if (a->up != NULL)
+	if (newest && a->up != NULL)
 		add_unset(o, a->up);
 }
 
@@ -2019,7 +2104,8 @@ convert(const struct jval *root, const char **why)
 	obj_jv(&o, "$amplitude_session_id", a.f[AF_SESSION_ID]);
 	obj_jv(&o, "$insert_id", a.f[AF_INSERT_ID]);
 	if (!m.group_event)
-		add_person(&o, &a, os, devtype, browser, &g);
+		add_person(&o, &a, os, devtype, browser, &g,
+		    person_newest(did, didlen, e.us));
 	buf_add(&out, "}}\n", 3);
 	return 1;
 }
@@ -2193,6 +2279,37 @@ do_file(const char *path)
 	return r == LINE_ERROR ? -1 : 0;
 }
 
+/*
+ * A single-valued option given twice is a usage error, never "the last
+ * wins" (--jq and --jq-file are one option).  --drop, --keep and
+ * --rename add to a list and may be repeated.
+ */
+static void
+once(int ch)
+{
+	static const struct {
+		int		 ch;
+		const char	*name;
+	} single[] = {
+		{ 'r', "--rejects" }, { 'M', "--max-line" },
+		{ 'j', "--jq/--jq-file" }, { 'J', "--jq/--jq-file" },
+		{ 'S', "--shard" }, { 'P', "--pageleave" },
+		{ 0, NULL }
+	};
+	static unsigned seen;
+
+	for (int i = 0; single[i].name != NULL; i++) {
+		if (single[i].ch != ch)
+			continue;
+		/* --jq and --jq-file share a bit: one program. */
+		unsigned bit = 1u << (ch == 'J' ? i - 1 : i);
+		if (seen & bit)
+			errx(EXIT_USAGE, "%s given twice: it takes one value",
+			    single[i].name);
+		seen |= bit;
+	}
+}
+
 static char *
 read_file(const char *path)
 {
@@ -2237,6 +2354,7 @@ main(int argc, char *argv[])
 
 	amp_rules_init(&rules);
 	while ((ch = getopt_long(argc, argv, "hqs", longopts, NULL)) != -1) {
+		once(ch);
 		switch (ch) {
 		case 'd':
 			amp_rules_drop(&rules, optarg);
@@ -2326,6 +2444,7 @@ main(int argc, char *argv[])
 	keyset_free(&pkeys);
 	keyset_free(&skeys);
 	sessions_free();
+	free(persons);
 	if (rejects_close(&rej) == -1)
 		failed = 1;
 	if (outfile_close(stdout, "stdout") == -1 || failed || cut)
