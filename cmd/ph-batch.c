@@ -1230,6 +1230,8 @@ main(int argc, char *argv[])
 	in.nfiles = argc > 0 ? argc : 1;
 	main_loop(&in);
 	count_undelivered(&in);
+	if (in.open)		/* stopped before its end */
+		lines_close(&in.l);
 
 	show_progress(1);
 	progress_release();
