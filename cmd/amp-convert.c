@@ -77,7 +77,8 @@ static struct amp_rules	 rules;
 static struct jqprog	*jq;
 static struct rejects	 rej;
 static struct stats	 st;
-static int		 strictflag, quietflag;
+static int		 strictflag, quietflag, pageleaveflag;
+static uint64_t		 pageleaves;	/* $pageleave events made */
 static size_t		 maxline = MAXLINE_DEFAULT;
 static struct buf	 out, tmp, campbuf, campvals;
 static struct keyset	 pkeys, skeys;
@@ -91,7 +92,7 @@ usage(FILE *fp, int status)
 	    "[--rename old=new]\n"
 	    "                   [--jq program | --jq-file file] "
 	    "[--rejects file] [--max-line bytes]\n"
-	    "                   [--shard k/n] [file ...]\n");
+	    "                   [--pageleave] [--shard k/n] [file ...]\n");
 	exit(status);
 }
 
@@ -367,6 +368,10 @@ struct sess {
 	uint8_t		 vplen[2];
 	char		*form;		/* last form seen: its id, $elements */
 	uint32_t	 formlen, formidlen;
+	char		*pv;		/* --pageleave: the last $pageview's */
+	uint32_t	 pvurl, pvpath, pvhost;	/* $current_url, $pathname, $host */
+	int64_t		 pvus;		/* its time */
+	char		 pvuuid[UUID_STRLEN];	/* its uuid */
 };
 
 static struct sess	*sessions;
@@ -411,6 +416,7 @@ session_of(const struct jval *who, const struct jval *sid, uint64_t sid_ms,
 	free(victim->dom);
 	free(victim->camp);
 	free(victim->form);
+	free(victim->pv);
 	memset(victim, 0, sizeof(*victim));
 	victim->h1 = h1;
 	victim->h2 = h2;
@@ -437,6 +443,7 @@ sessions_free(void)
 		free(sessions[i].dom);
 		free(sessions[i].camp);
 		free(sessions[i].form);
+		free(sessions[i].pv);
 	}
 	free(sessions);
 	sessions = NULL;
@@ -1880,9 +1887,231 @@ add_person(struct obj *o, const struct amp *a, const char *os,
 		add_unset(o, a->up);
 }
 
+/* The device, location and library properties of an event. */
+static void
+add_device(struct obj *o, const struct amp *a, const char *os,
+    const char *devtype, const char *browser, const struct geo *g)
+{
+	const struct jval *v;
+
+	if (os != NULL)
+		obj_cstr(o, "$os", os);
+	if (a->mobile) {
+		if (os != NULL)
+			obj_cstr(o, "$os_name", os);
+		obj_jv(o, "$os_version", a->f[AF_OS_VERSION]);
+		v = nonnull(a->f[AF_DEVICE_MANUFACTURER]);
+		obj_jv(o, "$device_manufacturer", v ? v :
+		    a->f[AF_DEVICE_BRAND]);
+		obj_jv(o, "$device_model", a->f[AF_DEVICE_MODEL]);
+		obj_jv(o, "$device_name", a->f[AF_DEVICE_TYPE]);
+		obj_jv(o, "$app_version", a->f[AF_VERSION_NAME]);
+		v = nonnull(a->f[AF_CARRIER]);
+		obj_jv(o, "$network_carrier", v ? v : a->f[AF_DEVICE_CARRIER]);
+	}
+	if (a->web) {
+		if (browser != NULL)
+			obj_cstr(o, "$browser", browser);
+		else
+			obj_jv(o, "$browser", a->f[AF_OS_NAME]);
+		obj_version_number(o, "$browser_version",
+		    nonnull(a->f[AF_OS_VERSION]));
+	}
+	if (devtype != NULL)
+		obj_cstr(o, "$device_type", devtype);
+	add_geo(o, g, 0);
+	obj_jv(o, "$ip", a->f[AF_IP_ADDRESS]);
+	obj_raw(o, "$geoip_disable", "true");
+	obj_cstr(o, "$lib", PHEVENT_LIB);
+	obj_cstr(o, "$lib_version", AMP2PH_VERSION);
+	obj_jv(o, "$amplitude_library", a->f[AF_LIBRARY]);
+	obj_jv(o, "$device_id", a->f[AF_DEVICE_ID]);
+}
+
 /*
- * Convert one parsed Amplitude row into out.  Returns 1 when an event
- * was written, 0 when a rule dropped it, -1 with why set.
+ * --pageleave: the $pageleave posthog-js sends when a page is left.
+ * PostHog's web analytics reads the time on a page from the
+ * $prev_pageview_duration of $pageview, $pageleave and $screen events,
+ * by their $prev_pageview_pathname (PATH_BOUNCE_AND_AVG_TIME_QUERY in
+ * posthog/hogql_queries/web_analytics/query_constants/stats_table_queries.py,
+ * PostHog/posthog commit 0465d731ff13; stats_table.py
+ * _scroll_prev_pathname_breakdown, commit 0011d5503e8b), and without
+ * them has no time on page for migrated sessions.  posthog-js's page view
+ * state lives in the page's memory (packages/browser/src/page-view.ts,
+ * PostHog/posthog-js commit 9b2a1b18db64): a page load sends a $pageleave
+ * of the page left at pagehide, a single-page application's navigation
+ * has the previous page's duration on the next $pageview.  Amplitude
+ * records neither: the next page view of the same session says when the
+ * page was left.  The sessions table counts $pageleave in neither the
+ * bounce (uniq $pageview, $autocapture, $screen) nor, at that time, the
+ * duration (min and max timestamp), and takes the exit URL from page
+ * views first (posthog/models/raw_sessions/sessions_v3.py, commit
+ * 100e7ff21c1c), so those stay as they are.
+ */
+#define PV_MAX	8192	/* longer page URLs: their page gets no $pageleave */
+
+/* A web $pageview's page, kept in its session until the next one. */
+static void
+page_remember(const struct amp *a, const char *uuid, int64_t us)
+{
+	struct sess *ss = a->sess;
+	const struct jval *url = a->loc, *path, *dom;
+	const char *p = NULL, *h = NULL;
+	size_t pn = 0, hn = 0, un;
+
+	free(ss->pv);
+	ss->pv = NULL;
+	if (!is_str(url))
+		url = nonnull(json_get(a->ep, "[Amplitude] Page URL"));
+	if (!is_str(url))
+		url = NULL;
+	path = json_get(a->ep, "[Amplitude] Page Path");
+	if (is_str(path)) {
+		p = path->u.s;
+		pn = path->n;
+	} else if (!url_path(url, &p, &pn))
+		return;
+	if (a->hostlen > 0) {
+		h = a->host;
+		hn = a->hostlen;
+	} else if (is_str(dom = json_get(a->ep, "[Amplitude] Page Domain"))) {
+		h = dom->u.s;
+		hn = dom->n;
+	}
+	un = url != NULL ? url->n : 0;
+	if (un + pn + hn > PV_MAX)
+		return;
+	ss->pv = xmalloc(un + pn + hn + 1);
+	if (un > 0)
+		memcpy(ss->pv, url->u.s, un);
+	memcpy(ss->pv + un, p, pn);
+	if (hn > 0)
+		memcpy(ss->pv + un + pn, h, hn);
+	ss->pvurl = un;
+	ss->pvpath = pn;
+	ss->pvhost = hn;
+	ss->pvus = us;
+	memcpy(ss->pvuuid, uuid, UUID_STRLEN);
+}
+
+/* Seconds from one time to another, as posthog-js: ms / 1000. */
+static void
+obj_duration(struct obj *o, const char *k, int64_t from, int64_t to)
+{
+	int64_t ms = to / 1000 - from / 1000;
+	char num[48];
+	int n;
+
+	n = snprintf(num, sizeof(num), "%lld.%03lld", (long long)(ms / 1000),
+	    (long long)(ms % 1000));
+	while (num[n - 1] == '0')
+		n--;
+	if (num[n - 1] == '.')
+		n--;
+	if (obj_key(o, k, strlen(k)))
+		buf_add(o->b, num, n);
+}
+
+/*
+ * The previous page of a page view, when the page view is a page load
+ * from it in the same tab: the session's last page view, not later than
+ * this one, and Previous Page Type neither direct (a new tab: the
+ * other's page is still open) nor external (the page was left for
+ * another site, at a time no row says).
+ */
+static int
+leave_applies(const struct amp *a, int64_t us)
+{
+	const struct sess *ss = a->sess;
+	const struct jval *type;
+
+	if (ss == NULL || ss->pv == NULL || us < ss->pvus)
+		return 0;
+	type = nonnull(json_get(a->ep, "[Amplitude] Previous Page Type"));
+	return !(is_str(type) && ((type->n == 6 && strncasecmp(type->u.s,
+	    "direct", 6) == 0) || (type->n == 8 && strncasecmp(type->u.s,
+	    "external", 8) == 0)));
+}
+
+/* $prev_pageview_id and _duration on a single-page app's page view. */
+static void
+add_prev_duration(struct obj *o, const struct amp *a, const char *p,
+    size_t n, int64_t us)
+{
+	const struct sess *ss = a->sess;
+
+	if (!pageleaveflag || !leave_applies(a, us) || ss->pvpath != n ||
+	    memcmp(ss->pv + ss->pvurl, p, n) != 0)
+		return;
+	obj_str(o, "$prev_pageview_id", ss->pvuuid, UUID_STRLEN);
+	obj_duration(o, "$prev_pageview_duration", ss->pvus, us);
+}
+
+/*
+ * The $pageleave of the session's last page, at the time of the page
+ * view a (a page load from it), before it: the page's $current_url,
+ * $host and $pathname, the session's referrer, campaign and viewport as
+ * they were on it, the device of a; as its uuid, a name-based one of
+ * "amplitude-pageleave" and the page view's uuid.
+ */
+static void
+write_pageleave(const struct amp *a, const char *did, size_t didlen,
+    const char *ts, int64_t us, const char *sid, const char *os,
+    const char *devtype, const char *browser, const struct geo *g)
+{
+	static const char *const vp[2] = { "$viewport_height",
+	    "$viewport_width" };
+	const struct sess *ss = a->sess;
+	const char *pv = ss->pv, *path = ss->pv + ss->pvurl;
+	char uuid[UUID_STRLEN + 1];
+	struct obj o;
+
+	tmp.len = 0;
+	buf_adds(&tmp, "amplitude-pageleave\x1f");
+	buf_add(&tmp, ss->pvuuid, UUID_STRLEN);
+	uuid_v5(tmp.p, tmp.len, uuid);
+	buf_adds(&out, "{\"event\":\"$pageleave\",\"distinct_id\":");
+	jsonw_str(&out, did, didlen);
+	buf_add(&out, ",\"timestamp\":\"", 14);
+	buf_add(&out, ts, TS_STRLEN);
+	buf_add(&out, "\",\"uuid\":\"", 10);
+	buf_add(&out, uuid, UUID_STRLEN);
+	buf_add(&out, "\",\"properties\":", 15);
+	obj_open(&o, &out, &pkeys);
+	if (ss->pvurl > 0)
+		obj_str(&o, "$current_url", pv, ss->pvurl);
+	if (ss->pvhost > 0)
+		obj_str(&o, "$host", path + ss->pvpath, ss->pvhost);
+	obj_str(&o, "$pathname", path, ss->pvpath);
+	if (ss->entry == 1) {
+		obj_str(&o, "$referrer", ss->ref, ss->reflen);
+		obj_str(&o, "$referring_domain", ss->ref + ss->reflen,
+		    ss->domlen);
+	}
+	for (int i = 0; i < 2; i++)
+		if (ss->vplen[i] > 0 && obj_key(&o, vp[i], strlen(vp[i])))
+			buf_add(o.b, ss->vp[i], ss->vplen[i]);
+	if (ss->camp != NULL)
+		campaign_write(&o, ss->camp->text, ss->camp->off);
+	obj_str(&o, "$pageview_id", ss->pvuuid, UUID_STRLEN);
+	obj_str(&o, "$prev_pageview_id", ss->pvuuid, UUID_STRLEN);
+	obj_str(&o, "$prev_pageview_pathname", path, ss->pvpath);
+	obj_duration(&o, "$prev_pageview_duration", ss->pvus, us);
+	add_device(&o, a, os, devtype, browser, g);
+	obj_str(&o, "$session_id", sid, UUID_STRLEN);
+	add_groups(&o, a->f[AF_GROUPS]);
+	obj_jv(&o, "$amplitude_user_id", a->f[AF_USER_ID]);
+	obj_jv(&o, "$amplitude_device_id", a->f[AF_DEVICE_ID]);
+	obj_jv(&o, "$amplitude_id", a->f[AF_AMPLITUDE_ID]);
+	obj_jv(&o, "$amplitude_session_id", a->f[AF_SESSION_ID]);
+	buf_add(&out, "}}\n", 3);
+	pageleaves++;
+}
+
+/*
+ * Convert one parsed Amplitude row into out.  Returns the number of
+ * events written (2 with a $pageleave before the row's), 0 when a rule
+ * dropped it, -1 with why set.
  */
 static int
 convert(const struct jval *root, const char **why)
@@ -1909,7 +2138,7 @@ convert(const struct jval *root, const char **why)
 	struct amp_event e;
 	struct amp_name m;
 	struct geo g;
-	int r;
+	int r, leave = 0;
 	const struct jval *v, *et, *sidv, *gtype = NULL, *gkey = NULL;
 	const char *did, *os, *devtype, *browser = NULL;
 	size_t didlen;
@@ -2008,6 +2237,18 @@ convert(const struct jval *root, const char **why)
 		uuid_v7_at(a.sess->ms, tmp.p, tmp.len, sid);
 	}
 
+	geo_read(&g, &a);
+	if (pageleaveflag && a.web && a.pageview && a.ep != NULL &&
+	    leave_applies(&a, e.us)) {
+		const char *p;
+		size_t n;
+		if (!internal_previous(&a, &p, &n)) {
+			write_pageleave(&a, did, didlen, ts, e.us, sid, os,
+			    devtype, browser, &g);
+			leave = 1;
+		}
+	}
+
 	buf_add(&out, "{\"event\":", 9);
 	jsonw_str(&out, m.event, m.event_len);
 	/* $groupidentify too: posthog-js sends it as the current user. */
@@ -2051,8 +2292,10 @@ convert(const struct jval *root, const char **why)
 		new_tab(&a);
 		add_referrer(&o, &a);
 		add_viewport(&o, &a);
-		if (a.pageview && internal_previous(&a, &p, &n))
+		if (a.pageview && internal_previous(&a, &p, &n)) {
 			obj_str(&o, "$prev_pageview_pathname", p, n);
+			add_prev_duration(&o, &a, p, n, e.us);
+		}
 		add_campaign(&o, a.loc ? a.loc : json_get(a.ep,
 		    "[Amplitude] Page URL"), a.sess);
 	} else if (a.web) {
@@ -2060,40 +2303,7 @@ convert(const struct jval *root, const char **why)
 		add_viewport(&o, &a);
 	}
 
-	if (os != NULL)
-		obj_cstr(&o, "$os", os);
-	if (a.mobile) {
-		if (os != NULL)
-			obj_cstr(&o, "$os_name", os);
-		obj_jv(&o, "$os_version", a.f[AF_OS_VERSION]);
-		v = nonnull(a.f[AF_DEVICE_MANUFACTURER]);
-		obj_jv(&o, "$device_manufacturer", v ? v :
-		    a.f[AF_DEVICE_BRAND]);
-		obj_jv(&o, "$device_model", a.f[AF_DEVICE_MODEL]);
-		obj_jv(&o, "$device_name", a.f[AF_DEVICE_TYPE]);
-		obj_jv(&o, "$app_version", a.f[AF_VERSION_NAME]);
-		v = nonnull(a.f[AF_CARRIER]);
-		obj_jv(&o, "$network_carrier", v ? v : a.f[AF_DEVICE_CARRIER]);
-	}
-	if (a.web) {
-		if (browser != NULL)
-			obj_cstr(&o, "$browser", browser);
-		else
-			obj_jv(&o, "$browser", a.f[AF_OS_NAME]);
-		obj_version_number(&o, "$browser_version",
-		    nonnull(a.f[AF_OS_VERSION]));
-	}
-	if (devtype != NULL)
-		obj_cstr(&o, "$device_type", devtype);
-	geo_read(&g, &a);
-	add_geo(&o, &g, 0);
-	obj_jv(&o, "$ip", a.f[AF_IP_ADDRESS]);
-	obj_raw(&o, "$geoip_disable", "true");
-	obj_cstr(&o, "$lib", PHEVENT_LIB);
-	obj_cstr(&o, "$lib_version", AMP2PH_VERSION);
-	obj_jv(&o, "$amplitude_library", a.f[AF_LIBRARY]);
-	obj_jv(&o, "$device_id", a.f[AF_DEVICE_ID]);
-
+	add_device(&o, &a, os, devtype, browser, &g);
 	if (a.sess != NULL)
 		obj_str(&o, "$session_id", sid, UUID_STRLEN);
 	add_groups(&o, a.f[AF_GROUPS]);
@@ -2107,7 +2317,10 @@ convert(const struct jval *root, const char **why)
 		add_person(&o, &a, os, devtype, browser, &g,
 		    person_newest(did, didlen, e.us));
 	buf_add(&out, "}}\n", 3);
-	return 1;
+	if (pageleaveflag && a.web && a.pageview && a.sess != NULL &&
+	    a.ep != NULL)
+		page_remember(&a, uuid, e.us);
+	return 1 + leave;
 }
 
 static void flush_out(int);
@@ -2214,21 +2427,34 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len)
 		return;
 	}
 	if (jq != NULL) {
-		/* Run the program on the event just written, in place. */
-		size_t evlen = out.len - mark - 1;
+		/*
+		 * Run the program on each event just written (a $pageleave
+		 * and the row's), in place; an error rejects the row, and
+		 * none of its outputs are written.
+		 */
+		int n = 0, k;
 		tmp.len = 0;
-		buf_add(&tmp, out.p + mark, evlen);
+		buf_add(&tmp, out.p + mark, out.len - mark);
 		out.len = mark;
-		if ((r = jqprog_run(jq, tmp.p, tmp.len, &out, err,
-		    sizeof(err))) == -1) {
-			reject(file, lineno, err, line, len);
-			return;
+		for (size_t at = 0; at < tmp.len;) {
+			const char *nl = memchr(tmp.p + at, '\n', tmp.len - at);
+			size_t evlen = nl - (tmp.p + at);
+			if ((k = jqprog_run(jq, tmp.p + at, evlen, &out, err,
+			    sizeof(err))) == -1) {
+				out.len = mark;
+				if (r > 1)
+					pageleaves--;
+				reject(file, lineno, err, line, len);
+				return;
+			}
+			n += k;
+			at += evlen + 1;
 		}
-		if (r == 0)
+		if (n == 0)
 			st.dropped++;
-		st.written += r;
+		st.written += n;
 	} else
-		st.written++;
+		st.written += r;
 	flush_out(0);
 }
 
@@ -2339,6 +2565,7 @@ main(int argc, char *argv[])
 		{ "jq-file",	required_argument,	NULL, 'J' },
 		{ "keep",	required_argument,	NULL, 'k' },
 		{ "max-line",	required_argument,	NULL, 'M' },
+		{ "pageleave",	no_argument,		NULL, 'P' },
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "rejects",	required_argument,	NULL, 'r' },
 		{ "rename",	required_argument,	NULL, 'R' },
@@ -2348,7 +2575,7 @@ main(int argc, char *argv[])
 		{ NULL,		0,			NULL, 0 }
 	};
 	const char *program = NULL, *rejects_path = NULL;
-	char *owned = NULL, err[512], shardtext[96] = "";
+	char *owned = NULL, err[512], shardtext[192] = "";
 	uint64_t u;
 	int ch, failed = 0;
 
@@ -2376,6 +2603,9 @@ main(int argc, char *argv[])
 				errx(EXIT_USAGE, "--max-line: not a size of at "
 				    "least 1024: %s", optarg);
 			maxline = u;
+			break;
+		case 'P':
+			pageleaveflag = 1;
 			break;
 		case 'q':
 			quietflag = 1;
@@ -2422,6 +2652,12 @@ main(int argc, char *argv[])
 		snprintf(shardtext, sizeof(shardtext), "; %llu rows of the "
 		    "other shards (--shard %u/%u)",
 		    (unsigned long long)st.othershard, shard_k + 1, shard_n);
+	if (pageleaveflag) {
+		size_t sl = strlen(shardtext);
+		snprintf(shardtext + sl, sizeof(shardtext) - sl, "; %llu "
+		    "$pageleave events made (--pageleave)",
+		    (unsigned long long)pageleaves);
+	}
 	if (!quietflag || st.rejected > 0)
 		fprintf(stderr, "amp-convert: %llu lines, %llu events written, "
 		    "%llu dropped by rule, %llu rejected%s%s%s%s\n",

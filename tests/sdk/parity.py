@@ -14,6 +14,10 @@ and compares, event pair by event pair, every property PostHog's products read
 for the same user action.
 
 Pairs: the k-th $pageview with the k-th converted [Amplitude] Page Viewed; the
+$pageleave of the k-th $pageview with amp-convert --pageleave's $pageleave of
+the k-th converted page view (each found by its $prev_pageview_id; posthog-js's
+leaves of pages no later page view of the same tab follows cannot be made from
+an export and are listed as not paired by nature, with that reason); the
 k-th autocapture click / change / submit of posthog-js with the k-th converted
 Element Clicked / Element Changed / Form Submitted (whatever amp-convert names
 it); $identify with ph-alias's $identify; $groupidentify; custom events by name.
@@ -55,6 +59,11 @@ DEVICE = ["$browser", "$browser_version", "$os", "$os_version", "$device_type",
           "$viewport_width", "$viewport_height"]
 COMMON = ["event", "distinct_id"] + PAGE + CAMPAIGN + DEVICE + ["$session_id", "$groups"]
 PAGEVIEW = COMMON + ["title", "$prev_pageview_pathname"]
+PAGELEAVE = COMMON + ["$prev_pageview_pathname", "$prev_pageview_duration"]
+# $prev_pageview_duration agrees within this many seconds: posthog-js stamps
+# the leave at pagehide, amp-convert at the next page's Amplitude page view,
+# which the browser sends once the next page has loaded.
+DURATION_SLACK_S = 1.0
 AUTOCAPTURE = COMMON + ["$event_type", "$el_text", "$external_click_url", "$elements_chain",
                         "chain:target", "chain:tags", "chain:texts", "chain:hrefs", "chain:ids"]
 IDENTIFY = ["event", "distinct_id", "$anon_distinct_id"]
@@ -81,8 +90,12 @@ CANNOT_AGREE = [
     ("$screen_height, $screen_width, $raw_user_agent, $timezone, $timezone_offset, "
      "$browser_language(_prefix)",
      "Amplitude's export has no screen size, user agent or timezone; language only as a name"),
-    ("$pageleave events, $prev_pageview_duration and scroll/content depth",
-     "Amplitude records no page leave or scroll depth"),
+    ("the $pageleave of a page no later page view of its tab follows (left for another "
+     "site, or the tab closed), and scroll/content depth ($prev_pageview_*scroll*, "
+     "*content*)",
+     "Amplitude records no page leave or scroll depth: amp-convert --pageleave makes the "
+     "leave of a page from the next page view of the same tab; the last page's leave time "
+     "is in no row"),
     ("$session_entry_*", "posthog-js keeps them per session; PostHog's sessions table computes "
      "entry values from the session's events itself"),
     ("$lib, $lib_version, token, $is_identified, $process_person_profile, $config_defaults, "
@@ -142,7 +155,8 @@ def convert(rows):
     bd = build_dir()
     data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
                    for r in rows).encode()
-    c = subprocess.run([os.path.join(bd, "amp-convert")], input=data, stdout=subprocess.PIPE,
+    c = subprocess.run([os.path.join(bd, "amp-convert"), "--pageleave"], input=data,
+                       stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=120)
     if c.returncode != 0:
         raise RuntimeError("amp-convert exited %d: %s" % (c.returncode, c.stderr.decode(errors="replace")))
@@ -368,6 +382,8 @@ def category(e):
     p = e.get("properties") or {}
     if name == "$pageview":
         return "pageview"
+    if name == "$pageleave":
+        return "pageleave"
     if name == "$autocapture":
         return "autocapture:%s" % p.get("$event_type")
     if name == "[Amplitude] Element Clicked":
@@ -388,6 +404,8 @@ def category(e):
 def props_for(cat):
     if cat == "pageview":
         return PAGEVIEW
+    if cat == "pageleave":
+        return PAGELEAVE
     if cat.startswith("autocapture"):
         return AUTOCAPTURE
     if cat == "identify":
@@ -446,9 +464,12 @@ def value(e, key, ctx):
     return p.get(key)
 
 
-def same(a, b):
+def same(a, b, key=None):
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
+    if key == "$prev_pageview_duration" and isinstance(a, (int, float)) and \
+            isinstance(b, (int, float)):
+        return abs(float(a) - float(b)) <= DURATION_SLACK_S
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return float(a) == float(b)
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
@@ -509,6 +530,31 @@ def compare(fixture):
         return g
     gph, gcv = groups(ph), groups(conv)
     pairs, unmatched = [], []
+    leaves_by_nature = []
+    # $pageleave: by the page view it leaves ($prev_pageview_id), the k-th
+    # page view of each stream being a pair
+    lph, lcv = gph.pop("pageleave", []), gcv.pop("pageleave", [])
+
+    def leave_index(leaves, pageviews):
+        ids = {top(e, "uuid"): i for i, e in enumerate(pageviews)}
+        out = {}
+        for e in leaves:
+            k = ids.get((e.get("properties") or {}).get("$prev_pageview_id"))
+            if k is not None and k not in out:
+                out[k] = e
+            else:
+                out[("unknown", len(out))] = e
+        return out
+    iph = leave_index(lph, gph.get("pageview", []))
+    icv = leave_index(lcv, gcv.get("pageview", []))
+    for k in sorted(set(iph) | set(icv), key=str):
+        if k in iph and k in icv:
+            pairs.append(("pageleave", k, iph[k], icv[k]))
+        elif k in iph and not isinstance(k, tuple):
+            leaves_by_nature.append(k + 1)
+        else:
+            unmatched.append({"category": "pageleave", "index": k if not isinstance(k, tuple)
+                              else -1, "only_in": "posthog-js" if k in iph else "amp2ph"})
     for cat in sorted(set(gph) | set(gcv)):
         a, b = gph.get(cat, []), gcv.get(cat, [])
         for i in range(max(len(a), len(b))):
@@ -552,7 +598,7 @@ def compare(fixture):
                 count(k, "missing", name, pv, cv, a, b)
             elif empty(pv):
                 count(k, "extra", name, pv, cv, a, b)
-            elif same(pv, cv):
+            elif same(pv, cv, k):
                 count(k, "agree", name, pv, cv, a, b)
             else:
                 count(k, "differs", name, pv, cv, a, b)
@@ -584,12 +630,16 @@ def compare(fixture):
         "build": os.path.relpath(build_dir(), ROOT),
         "events": {"posthog_js": len(ph), "amplitude_sent": len(rows), "amp2ph": len(conv)},
         "pairs": len(pairs),
-        "pairs_by_category": {c: min(len(gph.get(c, [])), len(gcv.get(c, [])))
-                              for c in sorted(set(gph) | set(gcv))},
+        "pairs_by_category": dict(
+            {c: min(len(gph.get(c, [])), len(gcv.get(c, []))) for c in sorted(set(gph) | set(gcv))},
+            pageleave=sum(1 for p in pairs if p[0] == "pageleave")),
         "unmatched": unmatched,
         "not_paired_by_nature": {
             "posthog_js_only": {n: sum(1 for e in ph if e["event"] == n) for n in only_ph},
             "amp2ph_only": {n: sum(1 for e in conv if e["event"] == n) for n in only_cv},
+            # posthog-js's leave of the k-th page view (from 1) that no later
+            # page view of the same tab follows: no export row says its time
+            "posthog_js_pageleave_of_pageview": leaves_by_nature,
         },
         "comparisons": total,
         "agree": agree,
@@ -620,9 +670,12 @@ def report(r, show_pairs=False):
     if r["unmatched"]:
         w("UNMATCHED: %s\n" % ", ".join("%(category)s #%(index)d only in %(only_in)s" % u
                                         for u in r["unmatched"]))
-    w("not paired by nature: posthog-js only %s; amp2ph only %s\n\n" % (
-        json.dumps(r["not_paired_by_nature"]["posthog_js_only"]),
-        json.dumps(r["not_paired_by_nature"]["amp2ph_only"])))
+    w("not paired by nature: posthog-js only %s; amp2ph only %s; posthog-js's $pageleave of "
+      "$pageview %s (no later page view of its tab)\n\n" % (
+          json.dumps(r["not_paired_by_nature"]["posthog_js_only"]),
+          json.dumps(r["not_paired_by_nature"]["amp2ph_only"]),
+          ", ".join("#%d" % k for k in r["not_paired_by_nature"]["posthog_js_pageleave_of_pageview"])
+          or "none"))
     w("%-34s %6s %8s %8s %13s\n" % ("property", "agree", "missing", "differs", "cannot agree"))
     for k in sorted(r["table"], key=lambda k: (k.startswith("person."), k)):
         t = r["table"][k]
