@@ -1279,12 +1279,15 @@ def test_big_integers_and_decimals_exact():
             b'"c":-0.0,"d":1E400,"e":[1e-5],') in out
 
 
-def test_jq_turns_big_integers_into_doubles():
-    """CAVEATS: libjq 1.6 reads numbers as doubles.  If this fails, libjq
-    keeps big numbers now: update the man page."""
-    out = conv(["-q", "--jq", "."], nd([line(amplitude_id=9007199254740993)])
-               ).stdout
-    assert b'"$amplitude_id":9007199254740992' in out
+def test_jq_keeps_big_integers_rounds_long_decimals():
+    """CAVEATS: libjq 1.6 reads numbers as doubles; common/jqprog hands it
+    integers past 2^53 as strings and restores their digits, decimals of
+    more than 17 significant digits come out rounded."""
+    out = conv(["-q", "--jq", "."], nd([line(
+        amplitude_id=9007199254740993,
+        event_properties={"p": 12.345678901234567890})])).stdout
+    assert b'"$amplitude_id":9007199254740993' in out
+    assert b'"p":12.345678901234567,' in out
 
 
 def test_strings_escapes_and_unicode():
@@ -1762,7 +1765,8 @@ def test_man_synopsis_matches_usage():
 def test_man_page_documents_every_option_and_mapping():
     src = open(MAN).read()
     for opt in ("drop", "keep", "rename", "jq", "jq-file", "rejects",
-                "strict", "max-line", "quiet", "help", "version"):
+                "strict", "max-line", "quiet", "help", "version",
+                "pageleave", "shard"):
         assert "Fl \\-%s" % opt in src, opt
     for key in ("$pageview", "$autocapture", "$screen", "$groupidentify",
                 "$current_url", "$prev_pageview_pathname", "$elements",
@@ -2288,3 +2292,251 @@ def test_bom_and_cut_last_line():
     assert p.returncode == 1, p.stderr
     assert b"cut line" in p.stderr and summary(p)[3] == 0
     assert len(parse(p.stdout)) == 1
+
+
+# ------------------------------------ options given twice (issue 14 item 12)
+
+@pytest.mark.parametrize("args,name", [
+    (["--rejects", "a", "--rejects", "b"], "--rejects"),
+    (["--max-line", "2048", "--max-line", "4096"], "--max-line"),
+    (["--jq", ".", "--jq", "."], "--jq/--jq-file"),
+    (["--jq", ".", "--jq-file", "/dev/null"], "--jq/--jq-file"),
+    (["--jq-file", "/dev/null", "--jq-file", "/dev/null"], "--jq/--jq-file"),
+    (["--shard", "1/2", "--shard", "2/2"], "--shard"),
+    (["--pageleave", "--pageleave"], "--pageleave"),
+])
+def test_single_valued_option_given_twice_is_a_usage_error(tmp_path, args,
+                                                           name):
+    """Never "the last wins": a second value is a mistake to point at."""
+    p = run([P] + args, input=nd([line()]), cwd=tmp_path)
+    assert p.returncode == 2
+    assert p.stdout == b""
+    assert errs(p) == ["amp-convert: %s given twice: it takes one value"
+                       % name]
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_list_options_stay_repeatable():
+    rows = [line(event_type=t) for t in ("A", "B", "C", "D", "E")]
+    evs = events(rows, "--drop", "A", "--drop", "B", "--rename", "C=c",
+                 "--rename", "D=d", "--keep", "session_start", "--keep",
+                 "session_end")
+    assert [e["event"] for e in evs] == ["c", "d", "E"]
+
+
+# ---------------- person properties whatever the upload order (gap 13)
+
+def person_after(evs):
+    """The person PostHog leaves, events applied in arrival order with no
+    timestamp comparison (nodejs/src/worker/ingestion/persons/
+    person-update.ts computeEventPropertyUpdates): $set_once fills absent
+    keys, then $set overwrites, then $unset removes."""
+    person = {}
+    for e in evs:
+        p = e["properties"]
+        for k, v in p.get("$set_once", {}).items():
+            person.setdefault(k, v)
+        person.update(p.get("$set", {}))
+        for k in p.get("$unset", []):
+            person.pop(k, None)
+    return person
+
+
+def test_older_snapshot_uploaded_later_does_not_regress_the_person():
+    new = line(event_time="2024-02-01 00:00:00", user_properties={
+        "plan": "pro", "seats": 5})
+    old = line(event_time="2024-01-01 00:00:00", user_properties={
+        "plan": "free", "trial": True, "$unset": {"seats": "-"}})
+    a, b = events([new, old])
+    assert a["properties"]["$set"] == {"plan": "pro", "seats": 5}
+    # the older row carries no $set (of plan or anything) and no $unset:
+    # its snapshot only fills what the person does not have
+    assert "$set" not in b["properties"]
+    assert "$unset" not in b["properties"]
+    assert b["properties"]["$set_once"] == {"plan": "free", "trial": True}
+    assert person_after([a, b]) == {"plan": "pro", "seats": 5,
+                                    "trial": True}
+    # in time order the same rows send $set both times, as before
+    b2, a2 = events([old, new])
+    assert b2["properties"]["$set"] == {"plan": "free", "trial": True}
+    assert b2["properties"]["$unset"] == ["seats"]
+    assert person_after([b2, a2])["plan"] == "pro"
+
+
+def test_newest_snapshot_rule_per_distinct_id_and_times():
+    t = ["2024-01-0%d 00:00:00" % d for d in (1, 2, 3)]
+    rows = [line(event_time=t[1], user_properties={"plan": "pro"}),
+            line(event_time=t[1], user_properties={"plan": "team"}),
+            line(event_time=t[0], user_id="u2",
+                 user_properties={"plan": "free"}),
+            line(event_time=t[0], user_properties={"plan": "free"},
+                 platform="iOS", os_name="ios", os_version="17.1",
+                 country="France"),
+            line(event_time=t[2], user_properties={"plan": "max"})]
+    evs = events(rows)
+    sets = [e["properties"].get("$set") for e in evs]
+    assert sets[0] == {"plan": "pro"}
+    assert sets[1] == {"plan": "team"}        # the same time: in order
+    assert sets[2] == {"plan": "free"}        # another person
+    assert sets[3] is None                    # older than u1's newest
+    once = evs[3]["properties"]["$set_once"]
+    # the whole snapshot, device and location too, only fills absent keys
+    assert once["plan"] == "free" and once["$os"] == "iOS"
+    assert once["$os_version"] == "17.1"
+    assert once["$geoip_country_name"] == "France"
+    assert once["$initial_geoip_country_name"] == "France"
+    assert sets[4] == {"plan": "max"}
+    assert person_after(evs)["plan"] == "max"
+    # deterministic: the same input, the same bytes
+    a = conv(["-q"], nd(rows)).stdout
+    assert a == conv(["-q"], nd(rows)).stdout
+
+
+# ------------------------------------------- --pageleave (gap 16)
+
+LOC_A = "https://shop.example.com/a?utm_source=mail"
+LOC_B = "https://shop.example.com/b"
+
+
+def pages(*rows):
+    return events(list(rows), "--pageleave")
+
+
+def pv(loc, t, ptype=None, prev=None, ref=None, sid=EV_MS - 1000,
+       dev="D1", path=None, **kw):
+    ep = {"[Amplitude] Page Location": loc,
+          "[Amplitude] Page Path": path or loc.split(".com", 1)[1]
+          .split("?")[0]}
+    if ptype is not None:
+        ep["[Amplitude] Previous Page Type"] = ptype
+    if prev is not None:
+        ep["[Amplitude] Previous Page Location"] = prev
+    if ref is not None:
+        ep["referrer"] = ref
+    ep.update(kw)
+    return web(sid=sid, dev=dev, t=t, **ep)
+
+
+def test_pageleave_at_the_next_page_load_of_the_session():
+    """posthog-js sends the page's $pageleave at pagehide of a page load
+    (page-view.ts: the state is in the page's memory); Amplitude's next
+    page view of the session says when the page was left."""
+    rows = [pv(LOC_A, "2024-01-01 05:06:07.123", ref="https://g.com/"),
+            web(event_type="[Amplitude] Element Clicked",
+                t="2024-01-01 05:06:08.000",
+                **{"[Amplitude] Element Tag": "a",
+                   "[Amplitude] Viewport Width": 1280,
+                   "[Amplitude] Viewport Height": 700}),
+            pv(LOC_B, "2024-01-01 05:06:12.623", "internal", LOC_A,
+               ref=LOC_A)]
+    a, click, leave, b = pages(*rows)
+    assert [e["event"] for e in (a, click, leave, b)] == [
+        "$pageview", "$autocapture", "$pageleave", "$pageview"]
+    lp = leave["properties"]
+    assert leave["distinct_id"] == b["distinct_id"]
+    assert leave["timestamp"] == b["timestamp"]
+    assert leave["uuid"] == v5(b"amplitude-pageleave\x1f" +
+                               a["uuid"].encode())
+    assert lp["$current_url"] == LOC_A
+    assert lp["$host"] == "shop.example.com"
+    assert lp["$pathname"] == lp["$prev_pageview_pathname"] == "/a"
+    assert lp["$prev_pageview_duration"] == 5.5
+    assert lp["$prev_pageview_id"] == lp["$pageview_id"] == a["uuid"]
+    assert lp["$session_id"] == a["properties"]["$session_id"] == \
+        b["properties"]["$session_id"]
+    # the session's entry referrer, campaign and viewport as on the page
+    assert (lp["$referrer"], lp["$referring_domain"]) == ("https://g.com/",
+                                                          "g.com")
+    assert lp["utm_source"] == "mail"
+    assert (lp["$viewport_width"], lp["$viewport_height"]) == (1280, 700)
+    for k in ("$browser", "$lib", "$geoip_disable", "$device_id"):
+        assert lp.get(k) == b["properties"].get(k), k
+    # a synthetic event: no person properties, no Amplitude row ids
+    for k in ("$set", "$set_once", "$insert_id", "$amplitude_event_id",
+              "title"):
+        assert k not in lp, k
+    # the page view itself is as without --pageleave
+    plain = events(rows)
+    assert plain == [a, click, b]
+
+
+def test_pageleave_durations_in_seconds_as_posthog_js():
+    rows = [pv(LOC_A, "2024-01-01 05:06:07.123"),
+            pv(LOC_B, "2024-01-01 05:06:07.123", "internal", LOC_A,
+               ref=LOC_A),
+            pv(LOC_A, "2024-01-01 05:08:07.999", "internal", LOC_B,
+               ref=LOC_B)]
+    got = [e["properties"]["$prev_pageview_duration"]
+           for e in pages(*rows) if e["event"] == "$pageleave"]
+    assert got == [0, 120.876]
+    text = conv(["-q", "--pageleave"], nd(rows)).stdout
+    assert b'"$prev_pageview_duration":0,' in text
+    assert b'"$prev_pageview_duration":120.876,' in text
+
+
+def test_no_pageleave_when_no_row_says_when_the_page_was_left():
+    t0, t1 = "2024-01-01 05:06:07.123", "2024-01-01 05:06:17.123"
+    first = pv(LOC_A, t0)
+    cases = [
+        # a new tab: the other tab's page is still open
+        pv(LOC_B, t1, "direct", ""),
+        # back from another site: left for it at a time no row has
+        pv(LOC_B, t1, "external", "https://other.example/x",
+           ref="https://other.example/x"),
+        # another session, another device
+        pv(LOC_B, t1, "internal", LOC_A, ref=LOC_A, sid=EV_MS + 5000),
+        pv(LOC_B, t1, "internal", LOC_A, ref=LOC_A, dev="D2"),
+        # rows out of time order
+        pv(LOC_B, "2024-01-01 05:06:00.000", "internal", LOC_A, ref=LOC_A),
+        # not a page view
+        web(event_type="Search", t=t1),
+    ]
+    for row in cases:
+        evs = pages(first, row)
+        assert [e["event"] for e in evs if e["event"] == "$pageleave"] == \
+            [], row
+    # no session: none either
+    nosess = [line(event_type="[Amplitude] Page Viewed", platform="Web",
+                   event_properties={"[Amplitude] Page Location": u})
+              for u in (LOC_A, LOC_B)]
+    assert [e["event"] for e in pages(*nosess)] == ["$pageview"] * 2
+    # the last page of a session gets none: it is not held back
+    evs = pages(first, pv(LOC_B, t1, "internal", LOC_A, ref=LOC_A))
+    assert [e["event"] for e in evs] == ["$pageview", "$pageleave",
+                                         "$pageview"]
+
+
+def test_single_page_app_navigation_has_the_duration_on_the_page_view():
+    """posthog-js's SPA navigation: no $pageleave, the next $pageview has
+    the previous page's $prev_pageview_* (page-view.ts doPageView)."""
+    rows = [pv(LOC_A, "2024-01-01 05:06:07.123", ref="https://g.com/"),
+            pv(LOC_B, "2024-01-01 05:06:09.323", "internal", LOC_A,
+               ref="https://g.com/")]
+    a, b = pages(*rows)
+    assert b["event"] == "$pageview"
+    bp = b["properties"]
+    assert bp["$prev_pageview_pathname"] == "/a"
+    assert bp["$prev_pageview_duration"] == 2.2
+    assert bp["$prev_pageview_id"] == a["uuid"]
+    plain = events(rows)[1]["properties"]
+    assert "$prev_pageview_duration" not in plain
+    assert plain["$prev_pageview_pathname"] == "/a"
+
+
+def test_pageleave_summary_jq_and_determinism():
+    rows = [pv(LOC_A, "2024-01-01 05:06:07.123"),
+            pv(LOC_B, "2024-01-01 05:06:08.123", "internal", LOC_A,
+               ref=LOC_A)]
+    p = conv(["--pageleave"], nd(rows))
+    assert p.returncode == 0
+    assert summary(p) == (2, 3, 0, 0)
+    assert "; 1 $pageleave events made (--pageleave)" in errs(p)[-1]
+    assert p.stdout == conv(["--pageleave"], nd(rows)).stdout
+    # the --jq program sees each event, the $pageleave too
+    p = conv(["--pageleave", "--jq", 'select(.event != "$pageleave")'],
+             nd(rows))
+    assert [e["event"] for e in parse(p.stdout)] == ["$pageview"] * 2
+    assert summary(p) == (2, 2, 0, 0)
+    p = conv(["--pageleave", "--jq", '.event'], nd(rows))
+    assert p.returncode == 65 and p.stdout.count(b"\n") == 0
+    assert summary(p) == (2, 0, 0, 2)
