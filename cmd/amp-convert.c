@@ -2015,17 +2015,25 @@ obj_duration(struct obj *o, const char *k, int64_t from, int64_t to)
 /*
  * The previous page of a page view, when the page view is a page load
  * from it in the same tab: the session's last page view, not later than
- * this one, and Previous Page Type neither direct (a new tab: the
- * other's page is still open) nor external (the page was left for
- * another site, at a time no row says).
+ * this one, whose path is that of Previous Page Location when the row
+ * has one (else another tab's page was the last one seen), and Previous
+ * Page Type neither direct (a new tab: the other's page is still open)
+ * nor external (the page was left for another site, at a time no row
+ * says).
  */
 static int
 leave_applies(const struct amp *a, int64_t us)
 {
 	const struct sess *ss = a->sess;
-	const struct jval *type;
+	const struct jval *type, *prev;
+	const char *p;
+	size_t n;
 
 	if (ss == NULL || ss->pv == NULL || us < ss->pvus)
+		return 0;
+	prev = json_get(a->ep, "[Amplitude] Previous Page Location");
+	if (is_str(prev) && url_path(prev, &p, &n) && (n != ss->pvpath ||
+	    memcmp(p, ss->pv + ss->pvurl, n) != 0))
 		return 0;
 	type = nonnull(json_get(a->ep, "[Amplitude] Previous Page Type"));
 	return !(is_str(type) && ((type->n == 6 && strncasecmp(type->u.s,

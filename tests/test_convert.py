@@ -2488,6 +2488,12 @@ def test_no_pageleave_when_no_row_says_when_the_page_was_left():
         pv(LOC_B, t1, "internal", LOC_A, ref=LOC_A, dev="D2"),
         # rows out of time order
         pv(LOC_B, "2024-01-01 05:06:00.000", "internal", LOC_A, ref=LOC_A),
+        # Amplitude's previous page is not the session's last page view
+        # (another tab's): its leave time is not this page view's
+        pv(LOC_B, t1, "internal", "https://shop.example.com/c",
+           ref="https://shop.example.com/c"),
+        pv(LOC_B, t1, "internal", "https://shop.example.com/c",
+           ref="https://g.com/"),
         # not a page view
         web(event_type="Search", t=t1),
     ]
