@@ -2513,37 +2513,6 @@ do_file(const char *path)
 	return r == LINE_ERROR ? -1 : 0;
 }
 
-/*
- * A single-valued option given twice is a usage error, never "the last
- * wins" (--jq and --jq-file are one option).  --drop, --keep and
- * --rename add to a list and may be repeated.
- */
-static void
-once(int ch)
-{
-	static const struct {
-		int		 ch;
-		const char	*name;
-	} single[] = {
-		{ 'r', "--rejects" }, { 'M', "--max-line" },
-		{ 'j', "--jq/--jq-file" }, { 'J', "--jq/--jq-file" },
-		{ 'S', "--shard" }, { 'P', "--pageleave" },
-		{ 0, NULL }
-	};
-	static unsigned seen;
-
-	for (int i = 0; single[i].name != NULL; i++) {
-		if (single[i].ch != ch)
-			continue;
-		/* --jq and --jq-file share a bit: one program. */
-		unsigned bit = 1u << (ch == 'J' ? i - 1 : i);
-		if (seen & bit)
-			errx(EXIT_USAGE, "%s given twice: it takes one value",
-			    single[i].name);
-		seen |= bit;
-	}
-}
-
 static char *
 read_file(const char *path)
 {
@@ -2589,7 +2558,11 @@ main(int argc, char *argv[])
 
 	amp_rules_init(&rules);
 	while ((ch = getopt_long(argc, argv, "hqs", longopts, NULL)) != -1) {
-		once(ch);
+		/*
+		 * One value each (--jq and --jq-file: one program); --drop,
+		 * --keep and --rename add to a list.
+		 */
+		cli_once(longopts, ch, "rMSP", "jJ");
 		switch (ch) {
 		case 'd':
 			amp_rules_drop(&rules, optarg);

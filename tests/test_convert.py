@@ -2296,23 +2296,29 @@ def test_bom_and_cut_last_line():
 
 # ------------------------------------ options given twice (issue 14 item 12)
 
-@pytest.mark.parametrize("args,name", [
-    (["--rejects", "a", "--rejects", "b"], "--rejects"),
-    (["--max-line", "2048", "--max-line", "4096"], "--max-line"),
-    (["--jq", ".", "--jq", "."], "--jq/--jq-file"),
-    (["--jq", ".", "--jq-file", "/dev/null"], "--jq/--jq-file"),
-    (["--jq-file", "/dev/null", "--jq-file", "/dev/null"], "--jq/--jq-file"),
-    (["--shard", "1/2", "--shard", "2/2"], "--shard"),
-    (["--pageleave", "--pageleave"], "--pageleave"),
+TWICE = "amp-convert: %s given twice: it takes one value"
+JQ_TWICE = "amp-convert: %s: %s was given already (one of them, once)"
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--rejects", "a", "--rejects", "b"], TWICE % "--rejects"),
+    (["--max-line", "2048", "--max-line", "4096"], TWICE % "--max-line"),
+    (["--shard", "1/2", "--shard", "2/2"], TWICE % "--shard"),
+    (["--pageleave", "--pageleave"], TWICE % "--pageleave"),
+    # --jq and --jq-file are one program (common/cli.c cli_once)
+    (["--jq", ".", "--jq", "."], JQ_TWICE % ("--jq", "--jq")),
+    (["--jq", ".", "--jq-file", "/dev/null"],
+     JQ_TWICE % ("--jq-file", "--jq")),
+    (["--jq-file", "/dev/null", "--jq-file", "/dev/null"],
+     JQ_TWICE % ("--jq-file", "--jq-file")),
 ])
 def test_single_valued_option_given_twice_is_a_usage_error(tmp_path, args,
-                                                           name):
+                                                           msg):
     """Never "the last wins": a second value is a mistake to point at."""
     p = run([P] + args, input=nd([line()]), cwd=tmp_path)
     assert p.returncode == 2
     assert p.stdout == b""
-    assert errs(p) == ["amp-convert: %s given twice: it takes one value"
-                       % name]
+    assert errs(p) == [msg]
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
