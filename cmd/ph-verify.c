@@ -133,6 +133,10 @@ slots_grow(void)
 {
 	size_t n = slotmask ? (slotmask + 1) * 2 : 1024;
 
+	/* Rebuilt whole (make_days) or grown: always under half full. */
+	while (n < nhours * 4)
+		n *= 2;
+
 	free(slot);
 	slot = xcalloc(n, sizeof(*slot));
 	slotmask = n - 1;
@@ -949,9 +953,10 @@ main(int argc, char *argv[])
 		 * while we run is judged alike in both; a second handle
 		 * forgets.
 		 */
-		if ((snaps[k] = journal_open_snapshot(jpaths[k], errs,
-		    sizeof(errs))) == NULL || (jws[k] = journal_open(jpaths[k],
-		    0, errs, sizeof(errs))) == NULL)
+		/* The writer first: it may upgrade the journal or make it WAL. */
+		if ((jws[k] = journal_open(jpaths[k], 0, errs, sizeof(errs))) ==
+		    NULL || (snaps[k] = journal_open_snapshot(jpaths[k], errs,
+		    sizeof(errs))) == NULL)
 			errx(EXIT_RUNTIME, "journal %s", errs);
 		/*
 		 * Asking another project would find every event missing and

@@ -133,16 +133,20 @@ open_bad(struct journal *j, const char *path, char *err, size_t errlen)
 static int
 make_schema(struct journal *j)
 {
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	struct timespec ts = { 0, 50 * 1000 * 1000 }, t0, t1;
 	int r;
 
-	for (int i = 0; i < 600; i++) {
+	/* At most a minute in all, as the busy timeout promises. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
 		r = sqlite3_exec(j->db, schema, NULL, NULL, NULL);
 		if (r != SQLITE_BUSY && r != SQLITE_LOCKED)
 			return r == SQLITE_OK ? upgrade(j) : -1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec >= 60)
+			return -1;
 		nanosleep(&ts, NULL);
 	}
-	return -1;
 }
 
 /*

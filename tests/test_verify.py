@@ -379,3 +379,52 @@ def test_several_journals_one_per_shard(pair, tmp_path):
                 if json.loads(l)["uuid"] in set(uuids(d))]
         assert batch(cap, j, b"".join(mine)).returncode == 0
     assert sorted(stored(cap)[n:]) == sorted(lost)
+
+
+def test_a_million_events_that_arrived_in_a_few_queries(tmp_path,
+                                                       query_factory):
+    """1M events over 90 days (2160 hours), all stored: verified with day
+    counts only (one query per 31 days), whatever the size.  The store and
+    the journal are written directly, not through the capture stand-in
+    (minutes for 1M); ph-verify reads them as always, a journal made by
+    another program included (not WAL yet)."""
+    if "san" in os.environ.get("AMP2PH_BUILD", "build"):
+        pytest.skip("a question of query counts: the plain build is enough")
+    import datetime
+    n = int(os.environ.get("AMP2PH_VERIFY_EVENTS", "1000000"))
+    t0 = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    ns = uuid.UUID("8c3e53a1-3f4b-4b9e-9a52-6d0f6c1e2a77")
+    events = tmp_path / "events.ndjson"
+    record = tmp_path / "record.ndjson"
+    ids = []
+    with open(events, "w") as ev, open(record, "w") as rec:
+        for i in range(n):
+            u = str(uuid.uuid5(ns, str(i)))
+            ts = (t0 + datetime.timedelta(seconds=i * 7776000 / n)).strftime(
+                "%Y-%m-%dT%H:%M:%S.000000Z")
+            line = ('{"event":"e","distinct_id":"d%d","timestamp":"%s",'
+                    '"uuid":"%s","properties":{"$lib":"amp2ph"}}'
+                    % (i % 5000, ts, u))
+            ev.write(line + "\n")
+            rec.write('{"req":1,"event":%s,"historical_migration":true,'
+                      '"t":1,"token":"phc_test"}\n' % line)
+            ids.append(uuid.UUID(u).bytes)
+    j = tmp_path / "j.db"
+    db = sqlite3.connect(str(j))
+    db.executescript("CREATE TABLE delivered (uuid BLOB PRIMARY KEY, at "
+                     "INTEGER) WITHOUT ROWID; CREATE TABLE meta (key TEXT "
+                     "PRIMARY KEY, value TEXT); INSERT INTO meta VALUES "
+                     "('schema', '2');")
+    db.executemany("INSERT INTO delivered VALUES (?, 1)",
+                   ((b,) for b in sorted(ids)))
+    db.commit()
+    db.close()
+    q = query_factory(str(record))
+    p = run(["ph-verify", "-j", j, "--project", "1", "--app-host", q.url,
+             "--settle", "0", "--summary", tmp_path / "s.json", events],
+            timeout=600)
+    assert p.returncode == 0, p.stderr
+    summ = json.loads((tmp_path / "s.json").read_text())
+    assert summ["totals"]["present"] == n
+    print("%d events verified in %d queries" % (n, summ["queries"]))
+    assert summ["queries"] <= 4
