@@ -2495,15 +2495,10 @@ do_file(const char *path)
 			continue;
 		}
 		if (l.lineno == 1) {
-			size_t b = stage_bom(p, len);
-			const char *why;
+			const char *why = stage_first(SK_AMPLITUDE, name, &p,
+			    &len, 1);
 
-			if (b > 0) {
-				stage_bom_note(name);
-				p += b;
-				len -= b;
-			}
-			if ((why = stage_wrong(SK_AMPLITUDE, p, len)) != NULL)
+			if (why != NULL)
 				errx(EXIT_DATAERR, "%s: %s", name, why);
 		}
 		last_nonl = l.nonl;

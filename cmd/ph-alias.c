@@ -496,15 +496,10 @@ do_file(const char *path)
 			break;
 		}
 		if (l.lineno == 1) {
-			size_t b = stage_bom(p, len);
-			const char *why;
+			const char *why = stage_first(SK_POSTHOG, fname, &p,
+			    &len, 1);
 
-			if (b > 0) {
-				stage_bom_note(fname);
-				p += b;
-				len -= b;
-			}
-			if ((why = stage_wrong(SK_POSTHOG, p, len)) != NULL) {
+			if (why != NULL) {
 				flush_out(1);
 				errx(EXIT_DATAERR, "%s: %s", fname, why);
 			}

@@ -850,15 +850,9 @@ struct input {
 static void
 first_line(const char *name, const char **p, size_t *len)
 {
-	size_t b = stage_bom(*p, *len);
-	const char *why;
+	const char *why = stage_first(SK_POSTHOG, name, p, len, 1);
 
-	if (b > 0) {
-		stage_bom_note(name);
-		*p += b;
-		*len -= b;
-	}
-	if ((why = stage_wrong(SK_POSTHOG, *p, *len)) != NULL)
+	if (why != NULL)
 		errx(EXIT_DATAERR, "%s: %s", name, why);
 }
 

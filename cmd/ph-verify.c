@@ -444,15 +444,10 @@ read_input(int pass, char **files, int nfiles, int *spooled)
 				continue;
 			}
 			if (in.lineno == 1) {
-				size_t b = stage_bom(p, len);
-				const char *why;
+				const char *why = stage_first(SK_POSTHOG,
+				    in.name, &p, &len, pass == 1);
 
-				if (b > 0 && pass == 1)
-					stage_bom_note(in.name);
-				p += b;
-				len -= b;
-				if ((why = stage_wrong(SK_POSTHOG, p, len)) !=
-				    NULL)
+				if (why != NULL)
 					errx(EXIT_DATAERR, "%s: %s", in.name, why);
 			}
 			cut_last = in.nonl;

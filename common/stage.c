@@ -94,3 +94,18 @@ stage_wrong(enum stage_kind want, const char *p, size_t len)
 		return NULL;
 	}
 }
+
+const char *
+stage_first(enum stage_kind want, const char *file, const char **p,
+    size_t *len, int note)
+{
+	size_t b = stage_bom(*p, *len);
+
+	if (b > 0) {
+		if (note)
+			stage_bom_note(file);
+		*p += b;
+		*len -= b;
+	}
+	return stage_wrong(want, *p, *len);
+}

@@ -32,5 +32,11 @@ void		 stage_bom_note(const char *file);
  * else NULL.
  */
 const char	*stage_wrong(enum stage_kind want, const char *p, size_t len);
+/*
+ * What every stage does with the first line of an input: a BOM taken
+ * off *p and *len (with a note, if note), then stage_wrong's answer.
+ */
+const char	*stage_first(enum stage_kind want, const char *file,
+		    const char **p, size_t *len, int note);
 
 #endif
