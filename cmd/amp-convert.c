@@ -1810,6 +1810,23 @@ person_newest(const char *did, size_t n, int64_t us)
 	return 1;
 }
 
+/* The browser (web rows: Amplitude's os_name) and the device type. */
+static void
+add_browser(struct obj *o, const struct amp *a, const char *browser,
+    const char *devtype)
+{
+	if (a->web) {
+		if (browser != NULL)
+			obj_cstr(o, "$browser", browser);
+		else
+			obj_jv(o, "$browser", a->f[AF_OS_NAME]);
+		obj_version_number(o, "$browser_version",
+		    nonnull(a->f[AF_OS_VERSION]));
+	}
+	if (devtype != NULL)
+		obj_cstr(o, "$device_type", devtype);
+}
+
 /* The row's snapshot: user properties, then device and location. */
 static void
 snapshot_props(struct obj *s, const struct amp *a, const char *os,
@@ -1821,16 +1838,7 @@ snapshot_props(struct obj *s, const struct amp *a, const char *os,
 		obj_cstr(s, "$os", os);
 	if (a->mobile)
 		obj_jv(s, "$os_version", a->f[AF_OS_VERSION]);
-	if (a->web) {
-		if (browser != NULL)
-			obj_cstr(s, "$browser", browser);
-		else
-			obj_jv(s, "$browser", a->f[AF_OS_NAME]);
-		obj_version_number(s, "$browser_version",
-		    nonnull(a->f[AF_OS_VERSION]));
-	}
-	if (devtype != NULL)
-		obj_cstr(s, "$device_type", devtype);
+	add_browser(s, a, browser, devtype);
 	if (a->mobile)
 		obj_jv(s, "$app_version", a->f[AF_VERSION_NAME]);
 	add_geo(s, g, 0);
@@ -1909,16 +1917,7 @@ add_device(struct obj *o, const struct amp *a, const char *os,
 		v = nonnull(a->f[AF_CARRIER]);
 		obj_jv(o, "$network_carrier", v ? v : a->f[AF_DEVICE_CARRIER]);
 	}
-	if (a->web) {
-		if (browser != NULL)
-			obj_cstr(o, "$browser", browser);
-		else
-			obj_jv(o, "$browser", a->f[AF_OS_NAME]);
-		obj_version_number(o, "$browser_version",
-		    nonnull(a->f[AF_OS_VERSION]));
-	}
-	if (devtype != NULL)
-		obj_cstr(o, "$device_type", devtype);
+	add_browser(o, a, browser, devtype);
 	add_geo(o, g, 0);
 	obj_jv(o, "$ip", a->f[AF_IP_ADDRESS]);
 	obj_raw(o, "$geoip_disable", "true");
