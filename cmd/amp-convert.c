@@ -2054,6 +2054,24 @@ add_prev_duration(struct obj *o, const struct amp *a, const char *p,
 	obj_duration(o, "$prev_pageview_duration", ss->pvus, us);
 }
 
+#define LIT(s)	"" s, sizeof(s) - 1
+
+/* An event's line up to its properties, in the key order every one has. */
+static void
+event_head(const char *name, size_t namelen, const char *did, size_t didlen,
+    const char *ts, const char *uuid)
+{
+	buf_add(&out, "{\"event\":", 9);
+	jsonw_str(&out, name, namelen);
+	buf_add(&out, ",\"distinct_id\":", 15);
+	jsonw_str(&out, did, didlen);
+	buf_add(&out, ",\"timestamp\":\"", 14);
+	buf_add(&out, ts, TS_STRLEN);
+	buf_add(&out, "\",\"uuid\":\"", 10);
+	buf_add(&out, uuid, UUID_STRLEN);
+	buf_add(&out, "\",\"properties\":", 15);
+}
+
 /*
  * The $pageleave of the session's last page, at the time of the page
  * view a (a page load from it), before it: the page's $current_url,
@@ -2077,13 +2095,7 @@ write_pageleave(const struct amp *a, const char *did, size_t didlen,
 	buf_adds(&tmp, "amplitude-pageleave\x1f");
 	buf_add(&tmp, ss->pvuuid, UUID_STRLEN);
 	uuid_v5(tmp.p, tmp.len, uuid);
-	buf_adds(&out, "{\"event\":\"$pageleave\",\"distinct_id\":");
-	jsonw_str(&out, did, didlen);
-	buf_add(&out, ",\"timestamp\":\"", 14);
-	buf_add(&out, ts, TS_STRLEN);
-	buf_add(&out, "\",\"uuid\":\"", 10);
-	buf_add(&out, uuid, UUID_STRLEN);
-	buf_add(&out, "\",\"properties\":", 15);
+	event_head(LIT("$pageleave"), did, didlen, ts, uuid);
 	obj_open(&o, &out, &pkeys);
 	if (ss->pvurl > 0)
 		obj_str(&o, "$current_url", pv, ss->pvurl);
@@ -2256,16 +2268,8 @@ convert(const struct jval *root, const char **why)
 		}
 	}
 
-	buf_add(&out, "{\"event\":", 9);
-	jsonw_str(&out, m.event, m.event_len);
 	/* $groupidentify too: posthog-js sends it as the current user. */
-	buf_add(&out, ",\"distinct_id\":", 15);
-	jsonw_str(&out, did, didlen);
-	buf_add(&out, ",\"timestamp\":\"", 14);
-	buf_add(&out, ts, TS_STRLEN);
-	buf_add(&out, "\",\"uuid\":\"", 10);
-	buf_add(&out, uuid, UUID_STRLEN);
-	buf_add(&out, "\",\"properties\":", 15);
+	event_head(m.event, m.event_len, did, didlen, ts, uuid);
 
 	obj_open(&o, &out, &pkeys);
 	if (m.group_event && first_group(a.f[AF_GROUPS], &gtype, &gkey)) {
