@@ -294,16 +294,9 @@ journal_close(struct journal *j)
 int
 journal_has(struct journal *j, const unsigned char uuid[16])
 {
-	int r;
+	int64_t at;
 
-	sqlite3_bind_blob(j->has, 1, uuid, 16, SQLITE_STATIC);
-	r = sqlite3_step(j->has);
-	sqlite3_reset(j->has);
-	if (r == SQLITE_ROW)
-		return 1;
-	if (r == SQLITE_DONE)
-		return 0;
-	return fail(j, "journal lookup");
+	return journal_lookup(j, uuid, &at);
 }
 
 int
