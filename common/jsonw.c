@@ -100,3 +100,12 @@ jsonw_key(struct buf *b, const char *k, int *first)
 	jsonw_cstr(b, k);
 	buf_addc(b, ':');
 }
+
+void
+jsonw_item(struct buf *b, size_t i, int *first)
+{
+	if (i > 0)
+		buf_addc(b, ',');
+	buf_addc(b, '{');
+	*first = 1;
+}

@@ -299,10 +299,7 @@ write_json(struct buf *b)
 	jsonw_key(b, "days", &f);
 	buf_addc(b, '[');
 	for (size_t i = 0; i < ndays; i++) {
-		if (i)
-			buf_addc(b, ',');
-		g = 1;
-		buf_addc(b, '{');
+		jsonw_item(b, i, &g);
 		jsonw_key(b, "day", &g);
 		day_text(days[i].day, d);
 		jsonw_cstr(b, d);
@@ -320,10 +317,7 @@ write_json(struct buf *b)
 	jsonw_key(b, "periods", &f);
 	buf_addc(b, '[');
 	for (size_t i = 0; i < nperiods; i++) {
-		if (i)
-			buf_addc(b, ',');
-		g = 1;
-		buf_addc(b, '{');
+		jsonw_item(b, i, &g);
 		jsonw_key(b, "start", &g);
 		jsonw_cstr(b, periods[i].label);
 		json_counts(b, &periods[i].c, &g);
@@ -335,10 +329,7 @@ write_json(struct buf *b)
 	jsonw_key(b, "types", &f);
 	buf_addc(b, '[');
 	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_addc(b, ',');
-		g = 1;
-		buf_addc(b, '{');
+		jsonw_item(b, i, &g);
 		jsonw_key(b, "event_type", &g);
 		jstr(b, tv[i]->name, tv[i]->len);
 		jsonw_key(b, "special", &g);
@@ -362,10 +353,7 @@ write_json(struct buf *b)
 	jsonw_key(b, "reasons", &f);
 	buf_addc(b, '[');
 	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_addc(b, ',');
-		g = 1;
-		buf_addc(b, '{');
+		jsonw_item(b, i, &g);
 		jsonw_key(b, "reason", &g);
 		jstrs(b, rv[i]->text);
 		jsonw_key(b, "from", &g);
@@ -466,10 +454,7 @@ write_json(struct buf *b)
 	buf_addc(b, '[');
 	for (size_t i = 0; i < nruns; i++) {
 		const struct run *r = run_at(i);
-		if (i)
-			buf_addc(b, ',');
-		g = 1;
-		buf_addc(b, '{');
+		jsonw_item(b, i, &g);
 		jsonw_key(b, "started", &g);
 		jstrs(b, r->started);
 		jsonw_key(b, "updated", &g);
