@@ -146,6 +146,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import faults
+
 CAPTURE_PATHS = frozenset(
     p + s for p in ("/batch", "/e", "/i/v0/e", "/capture", "/track")
     for s in ("", "/"))
@@ -204,51 +206,8 @@ class Say:
 
 # ---------------------------------------------------------------- faults
 
-WHEN_RE = re.compile(
-    r"(?:(\d+)(?:-(\d+))?|every(\d+)|p(\d*\.?\d+(?:[eE]-?\d+)?))$")
-
-
-class Rule:
-    __slots__ = ("kind", "arg", "whens", "text")
-
-    def __init__(self, kind, arg, whens, text):
-        self.kind, self.arg, self.whens, self.text = kind, arg, whens, text
-
-
-def parse_when(w):
-    m = WHEN_RE.match(w)
-    if not m:
-        raise ValueError("bad WHEN %r" % w)
-    a, b, every, p = m.groups()
-    if a is not None:
-        lo = int(a)
-        hi = int(b) if b is not None else lo
-        if lo < 1 or hi < lo:
-            raise ValueError("bad request range %r" % w)
-        return ("n", lo, hi)
-    if every is not None:
-        k = int(every)
-        if k < 1:
-            raise ValueError("bad every%d" % k)
-        return ("every", k)
-    x = float(p)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError("probability %r not in [0,1]" % p)
-    return ("p", x)
-
-
-def parse_rule(text):
-    parts = text.split("@")
-    head = parts[0]
-    whens = []
-    # reject-event:NAME may contain '@': only trailing parts that parse as
-    # WHEN are WHENs.
-    while len(parts) > 1 and WHEN_RE.match(parts[-1].strip()):
-        whens.insert(0, parse_when(parts.pop().strip()))
-    head = "@".join(parts).strip()
-    kind, sep, arg = head.partition(":")
-    kind = kind.strip().lower()
-    arg = arg.strip() if sep else None
+def check_fault(kind, arg, text):
+    """capture_standin's fault kinds and their ARG (tests/faults.py)."""
     if re.fullmatch(r"\d{3}", kind) and not (kind in ("429", "413") and arg):
         if arg:
             raise ValueError("%s takes no argument" % kind)
@@ -257,21 +216,12 @@ def parse_rule(text):
         else:
             arg, kind = kind, "status"
     if kind == "status":
-        if not arg or not re.fullmatch(r"\d{3}", arg) or not \
-                200 <= int(arg) <= 599:
-            raise ValueError("status needs a code 200-599: %r" % text)
-        arg = int(arg)
+        arg = faults.status_code(arg, text)
     elif kind == "429":
-        if arg is not None:
-            if not re.fullmatch(r"\d+", arg):
-                raise ValueError("429:SECS needs whole seconds: %r" % text)
+        if arg is not None and not re.fullmatch(r"\d+", arg):
+            raise ValueError("429:SECS needs whole seconds: %r" % text)
     elif kind == "slow":
-        try:
-            arg = float(arg)
-        except (TypeError, ValueError):
-            raise ValueError("slow needs seconds: %r" % text) from None
-        if not 0 <= arg <= 3600:
-            raise ValueError("slow seconds out of range: %r" % text)
+        arg = faults.seconds(arg, text)
     elif kind == "lose":
         try:
             arg = float(arg)
@@ -291,15 +241,11 @@ def parse_rule(text):
             raise ValueError("%s takes no argument" % kind)
     else:
         raise ValueError("unknown fault kind %r" % kind)
-    return Rule(kind, arg, tuple(whens), text.strip())
+    return kind, arg
 
 
 def parse_spec(spec):
-    rules = []
-    for part in re.split(r"[;\n]", spec or ""):
-        if part.strip():
-            rules.append(parse_rule(part))
-    return tuple(rules)
+    return faults.parse_spec(spec, check_fault)
 
 
 # ---------------------------------------------------------------- payload
@@ -1137,15 +1083,6 @@ def event_key(ev):
     return "text:" + _ENCODE(ev)
 
 
-def when_holds(w, n, idx, draws):
-    k = w[0]
-    if k == "n":
-        return w[1] <= n <= w[2]
-    if k == "every":
-        return n % w[1] == 0
-    return draws.get((idx, w), False)
-
-
 # ---------------------------------------------------------------- HTTP
 
 class BodyTooBig(Exception):
@@ -1507,7 +1444,7 @@ class Handler(BaseHTTPRequestHandler):
         pre = []
         act = None
         for idx, r in enumerate(rules):
-            if not all(when_holds(w, n, idx, draws) for w in r.whens):
+            if not all(faults.when_holds(w, n, idx, draws) for w in r.whens):
                 continue
             if r.kind == "413" and len(raw) <= r.arg:
                 continue

@@ -213,6 +213,8 @@ import zoneinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import faults
+
 MAX_ROWS = 50000            # posthog/hogql/constants.py MAX_SELECT_RETURNED_ROWS
 DEFAULT_ROWS = 100          # DEFAULT_RETURNED_ROWS
 MAX_STDERR_LINES = 50
@@ -293,82 +295,29 @@ def query_error(msg):
 
 # ---------------------------------------------------------------- faults
 
-WHEN_RE = re.compile(
-    r"(?:(\d+)(?:-(\d+))?|every(\d+)|p(\d*\.?\d+(?:[eE]-?\d+)?))$")
-
-
-class Rule:
-    __slots__ = ("kind", "arg", "whens", "text")
-
-    def __init__(self, kind, arg, whens, text):
-        self.kind, self.arg, self.whens, self.text = kind, arg, whens, text
-
-
-def parse_when(w):
-    m = WHEN_RE.match(w)
-    if not m:
-        raise ValueError("bad WHEN %r" % w)
-    a, b, every, p = m.groups()
-    if a is not None:
-        lo = int(a)
-        hi = int(b) if b is not None else lo
-        if lo < 1 or hi < lo:
-            raise ValueError("bad request range %r" % w)
-        return ("n", lo, hi)
-    if every is not None:
-        if int(every) < 1:
-            raise ValueError("bad every%s" % every)
-        return ("every", int(every))
-    x = float(p)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError("probability %r not in [0,1]" % p)
-    return ("p", x)
-
-
-def parse_rule(text):
-    parts = text.split("@")
-    whens = tuple(parse_when(w.strip()) for w in parts[1:])
-    kind, sep, arg = parts[0].strip().partition(":")
-    kind = kind.strip().lower()
-    arg = arg.strip() if sep else None
+def check_fault(kind, arg, text):
+    """query_standin's fault kinds and their ARG (tests/faults.py)."""
     if re.fullmatch(r"\d{3}", kind) and kind != "429":
         if arg:
             raise ValueError("%s takes no argument" % kind)
         kind, arg = "status", kind
     if kind == "status":
-        if not arg or not re.fullmatch(r"\d{3}", arg) or \
-                not 200 <= int(arg) <= 599:
-            raise ValueError("status needs a code 200-599: %r" % text)
-        arg = int(arg)
+        arg = faults.status_code(arg, text)
     elif kind == "429":
         if arg is not None and not re.fullmatch(r"\d+", arg):
             raise ValueError("429:SECS needs whole seconds: %r" % text)
     elif kind == "slow":
-        try:
-            arg = float(arg)
-        except (TypeError, ValueError):
-            raise ValueError("slow needs seconds: %r" % text) from None
-        if not 0 <= arg <= 3600:
-            raise ValueError("slow seconds out of range: %r" % text)
+        arg = faults.seconds(arg, text)
     elif kind == "drop":
         if arg is not None:
             raise ValueError("drop takes no argument")
     else:
         raise ValueError("unknown fault kind %r" % kind)
-    return Rule(kind, arg, whens, text.strip())
+    return kind, arg
 
 
 def parse_spec(spec):
-    return tuple(parse_rule(p) for p in re.split(r"[;\n]", spec or "")
-                 if p.strip())
-
-
-def when_holds(w, n, idx, draws):
-    if w[0] == "n":
-        return w[1] <= n <= w[2]
-    if w[0] == "every":
-        return n % w[1] == 0
-    return draws.get((idx, w), False)
+    return faults.parse_spec(spec, check_fault)
 
 
 # ---------------------------------------------------------------- times
@@ -1181,7 +1130,7 @@ class Handler(BaseHTTPRequestHandler):
                  "query": None, "fault": None, "cached": False}
         act = None
         for idx, r in enumerate(rules):
-            if all(when_holds(w, n, idx, draws) for w in r.whens):
+            if all(faults.when_holds(w, n, idx, draws) for w in r.whens):
                 act = r
                 break
         if act is not None:
