@@ -381,39 +381,6 @@ report(int64_t lo, int64_t hi, const char *file, uint64_t bytes,
 	c.hours_done += hi - lo + 1;
 }
 
-/*
- * A server's words, fit for a message: one line, printable, short, and
- * with the keys blotted out should a server ever echo them.
- */
-static void
-server_text(const struct buf *m, char *out, size_t len)
-{
-	size_t i, n = 0;
-	char *k;
-
-	for (i = 0; i < m->len && n + 1 < len && n < 200; i++) {
-		unsigned char ch = m->p[i];
-		if (ch == '\r' || ch == '\n' || ch == '\t')
-			ch = ' ';
-		if (ch < 0x20 || ch == 0x7f)
-			continue;
-		if (ch == ' ' && (n == 0 || out[n - 1] == ' '))
-			continue;
-		out[n++] = ch;
-	}
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	out[n] = '\0';
-	for (int j = 0; j < 2; j++) {
-		const char *key = j ? secret_key : api_key;
-		size_t kl = key ? strlen(key) : 0;
-		if (kl < 4)
-			continue;
-		while ((k = strstr(out, key)) != NULL)
-			memset(k, '*', kl);
-	}
-}
-
 /* A 200 body goes to the .part file as it comes; others are kept short. */
 static size_t
 write_cb(char *p, size_t size, size_t n, void *arg)
@@ -609,7 +576,7 @@ fetch(int64_t lo, int64_t hi, const char *name, struct attempt *a)
 	a->retry_after = ans.retry_after;
 	a->bytes = x.bytes;
 	c.bytes += x.bytes;
-	server_text(&x.msg, text, sizeof(text));
+	http_answer_text(&x.msg, text, sizeof(text), api_key, secret_key);
 	buf_free(&x.msg);
 
 	if (cc == CURLE_ABORTED_BY_CALLBACK && stop_signal)

@@ -528,7 +528,7 @@ auth_failure(long status, const char *resp)
 	note("PostHog refused the project token (HTTP %ld): check that "
 	    "POSTHOG_API_KEY (or --token-file) holds the project API key "
 	    "(phc_...) of the project you migrate into, and that --host / "
-	    "--region is that project's region (us or eu)%s%.200s", status,
+	    "--region is that project's region (us or eu)%s%s", status,
 	    *resp ? "; server said: " : "", resp);
 }
 
@@ -568,6 +568,16 @@ delivered(struct slot *s, struct unit *u, long status, double ms)
 	unit_free(u);
 }
 
+/* The server's answer, for a message: one line, the token masked. */
+static const char *
+answer(const struct slot *s)
+{
+	static char text[224];
+
+	http_answer_text(&s->resp, text, sizeof(text), token, NULL);
+	return text;
+}
+
 /* 400 or 413: halves go first in the queue until the culprit is alone. */
 static void
 bisect(struct slot *s, struct unit *u, long status, double ms)
@@ -575,13 +585,13 @@ bisect(struct slot *s, struct unit *u, long status, double ms)
 	char why[512];
 
 	if (u->n == 1) {
-		const char *r = s->resp.len ? s->resp.p : "";
+		const char *r = answer(s);
 		if (status == 413)
 			snprintf(why, sizeof(why), "PostHog refused the event "
-			    "as too large (413)%s%.300s", *r ? ": " : "", r);
+			    "as too large (413)%s%s", *r ? ": " : "", r);
 		else
 			snprintf(why, sizeof(why), "PostHog refused the event "
-			    "(%ld)%s%.300s", status, *r ? ": " : "", r);
+			    "(%ld)%s%s", status, *r ? ": " : "", r);
 		c.rejected++;
 		say_reject(&u->ev[0], why);
 		rejects_add(&rej, u->ev[0].file, u->ev[0].line, why,
@@ -615,8 +625,6 @@ finish(struct slot *s, CURLcode cc)
 	c.resent += s->ans.resent;
 	buf_addc(&s->resp, '\0');
 	s->resp.len--;
-	/* An answer may echo the token: it is never printed. */
-	secret_mask(s->resp.p, token);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
 	else
@@ -639,14 +647,14 @@ finish(struct slot *s, CURLcode cc)
 	} else if (status == 400 || status == 413)
 		return bisect(s, u, status, ms);
 	else if (status == 401 || status == 403) {
-		auth_failure(status, s->resp.p ? s->resp.p : "");
+		auth_failure(status, answer(s));
 		receipt(u, status, "fatal", sent_bytes(s), ms, NULL);
 		fatal = 1;
 		ready_prepend(u);
 		return;
 	} else if (cc == CURLE_OK && !retry_status(status)) {
-		note("%s: HTTP %ld: %.300s (check --host)", opt.url, status,
-		    s->resp.p ? s->resp.p : "");
+		note("%s: HTTP %ld: %s (check --host)", opt.url, status,
+		    answer(s));
 		receipt(u, status, "fatal", sent_bytes(s), ms, NULL);
 		fatal = 1;
 		ready_prepend(u);

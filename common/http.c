@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "http.h"
 #include "retry.h"
+#include "secret.h"
 #include "xalloc.h"
 
 _Static_assert(HTTP_ERRLEN >= CURL_ERROR_SIZE, "HTTP_ERRLEN too small");
@@ -249,12 +250,26 @@ http_request(void *h, const char *method, const char *url,
 	return (int)cc;
 }
 
-long
-http_connects(void *h)
+void
+http_answer_text(const struct buf *m, char *out, size_t len, const char *s1,
+    const char *s2)
 {
-	long n;
+	size_t n = 0;
 
-	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &n) != CURLE_OK)
-		return -1;
-	return n;
+	for (size_t i = 0; i < m->len && n + 1 < len && n < 200; i++) {
+		unsigned char ch = m->p[i];
+
+		if (ch == '\r' || ch == '\n' || ch == '\t')
+			ch = ' ';
+		if (ch < 0x20 || ch == 0x7f)
+			continue;
+		if (ch == ' ' && (n == 0 || out[n - 1] == ' '))
+			continue;
+		out[n++] = ch;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+	secret_mask(out, s1);
+	secret_mask(out, s2);
 }

@@ -90,10 +90,11 @@ int		 http_request(void *easy, const char *method, const char *url,
 		    const char *const *headers, const char *body, size_t len,
 		    struct buf *out, size_t max);
 /*
- * Transfers curl re-sent on its own (a reused connection found dead) are
- * invisible to the engine: the count of connections opened, so retries a
- * caller did not make can be told apart.  -1 when unknown.
+ * The start of a server's answer for a message: on one line, controls
+ * dropped, spaces folded, at most 200 bytes, every copy of the secrets
+ * s1 and s2 (either may be NULL) masked, since answers may echo a key.
  */
-long		 http_connects(void *easy);
+void		 http_answer_text(const struct buf *answer, char *out,
+		    size_t len, const char *s1, const char *s2);
 
 #endif

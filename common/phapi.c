@@ -34,24 +34,6 @@ phapi_app_host(const char *capture)
 	return xstrndup(capture, n);
 }
 
-/* The start of a server's answer, on one line, with secrets masked. */
-static void
-server_text(const struct buf *b, const char *s1, const char *s2, char *out,
-    size_t len)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < b->len && n + 1 < len && n < 300; i++) {
-		unsigned char c = b->p[i];
-		out[n++] = c < 0x20 ? ' ' : c;
-	}
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	out[n] = '\0';
-	secret_mask(out, s1);
-	secret_mask(out, s2);
-}
-
 int
 phapi_flags_check(const char *capture, const char *token,
     const struct http_conf *hc, char *msg, size_t msglen)
@@ -68,7 +50,7 @@ phapi_flags_check(const char *capture, const char *token,
 	jsonw_cstr(&body, token);
 	buf_adds(&body, ",\"distinct_id\":\"amp2ph-preflight\"}");
 	cc = http_request(h, "POST", url, hdr, body.p, body.len, &resp, 4096);
-	server_text(&resp, token, NULL, text, sizeof(text));
+	http_answer_text(&resp, text, sizeof(text), token, NULL);
 	if (cc != 0) {
 		snprintf(msg, msglen, "%s", http_strerror(cc, errbuf));
 		r = -1;
@@ -191,7 +173,7 @@ request(struct phapi *p, const char *what, const char *method,
 		p->queries++;
 		cc = http_request(p->h, method, url, hdr, body, len, &p->resp,
 		    RESP_MAX);
-		server_text(&p->resp, p->key, NULL, text, sizeof(text));
+		http_answer_text(&p->resp, text, sizeof(text), p->key, NULL);
 		if (cc == 0 && p->ans.status == 200)
 			return 0;
 		if (cc == 0 && (p->ans.status == 400 || p->ans.status == 401 ||
