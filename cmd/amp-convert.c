@@ -2410,10 +2410,7 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len)
 	if ((root = json_parse(parser, line, len, err, sizeof(err))) == NULL) {
 		if (last_nonl) {
 			/* A killed stage before us, not a bad row. */
-			warnx("%s:%llu: the input ends in a cut line (no "
-			    "newline, not whole JSON): was a stage before this "
-			    "one stopped?  Not converted and not rejected", file,
-			    (unsigned long long)lineno);
+			stage_cut_note(file, lineno);
 			st.lines--;
 			cut = 1;
 			return;

@@ -370,10 +370,7 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 	if ((root = json_parse(parser, p, len, err, sizeof(err))) == NULL) {
 		if (last_nonl) {
 			/* A killed stage before us, not a bad event. */
-			note("%s:%llu: the input ends in a cut line (no newline, "
-			    "not whole JSON): was a stage before this one "
-			    "stopped?  Not sent and not rejected: run the "
-			    "pipeline again", file, (unsigned long long)line);
+			stage_cut_note(file, line);
 			c.read--;
 			cut = 1;
 			return;

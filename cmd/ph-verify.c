@@ -335,10 +335,7 @@ line(int pass, const char *name, uint64_t lineno, const char *p,
 		if (cut_last && strcmp(why, "not JSON") == 0) {
 			/* A killed stage before us, not a bad event. */
 			if (pass == 1) {
-				warnx("%s:%llu: the input ends in a cut line (no "
-				    "newline, not whole JSON): was a stage "
-				    "before this one stopped?", name,
-				    (unsigned long long)lineno);
+				stage_cut_note(name, lineno);
 				c.cut++;
 			}
 			return;

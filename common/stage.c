@@ -2,6 +2,7 @@
 #include <err.h>
 #include <string.h>
 
+#include "progress.h"
 #include "stage.h"
 
 size_t
@@ -108,4 +109,13 @@ stage_first(enum stage_kind want, const char *file, const char **p,
 		*len -= b;
 	}
 	return stage_wrong(want, *p, *len);
+}
+
+void
+stage_cut_note(const char *file, unsigned long long line)
+{
+	/* note(): above a progress line, if one is drawn. */
+	note("%s:%llu: the input ends in a cut line (no newline, not whole "
+	    "JSON): was a stage before this one stopped?  It is not taken "
+	    "and not rejected: run the pipeline again", file, line);
 }
