@@ -5,13 +5,14 @@
 #include "progress.h"
 #include "stage.h"
 
-size_t
+/* The length of a UTF-8 byte order mark at p (3), else 0. */
+static size_t
 stage_bom(const char *p, size_t len)
 {
 	return len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
 }
 
-void
+static void
 stage_bom_note(const char *file)
 {
 	warnx("%s: skipping a UTF-8 byte order mark at the start (not part "

@@ -21,12 +21,6 @@ enum stage_kind {
 /* The kind of a first line (a BOM already taken off). */
 enum stage_kind	 stage_sniff(const char *p, size_t len);
 /*
- * The length of a UTF-8 byte order mark at p (3), else 0.  A BOM is no
- * part of NDJSON; the stages skip it with one note (stage_bom_note).
- */
-size_t		 stage_bom(const char *p, size_t len);
-void		 stage_bom_note(const char *file);
-/*
  * For a stage wanting want: if the first line of file is of another
  * kind, the message naming the stage that was skipped (or run twice),
  * else NULL.
