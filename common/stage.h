@@ -27,15 +27,15 @@ enum stage_kind	 stage_sniff(const char *p, size_t len);
  */
 const char	*stage_wrong(enum stage_kind want, const char *p, size_t len);
 /*
- * What every stage does with the first line of an input: a BOM taken
- * off *p and *len (with a note, if note), then stage_wrong's answer.
- */
-/*
  * A last line without its newline that is not whole JSON: the stage
  * before was stopped mid-line.  Every filter says so the same way, and
  * none rejects it (it is not bad input: the whole line is upstream).
  */
 void		 stage_cut_note(const char *file, unsigned long long line);
+/*
+ * What every stage does with the first line of an input: a BOM taken
+ * off *p and *len (with a note, if note), then stage_wrong's answer.
+ */
 const char	*stage_first(enum stage_kind want, const char *file,
 		    const char **p, size_t *len, int note);
 
