@@ -1,4 +1,4 @@
-/* json: YAJL callbacks building an arena tree, and compact writing. */
+/* json: a strict fast parser and YAJL callbacks building an arena tree. */
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@ struct json_parser {
 	struct jval	*stack;		/* values of open containers */
 	size_t		 top, cap;
 	size_t		 marks[MAXDEPTH];
+	unsigned char	 inobj[MAXDEPTH];	/* fast_parse: container kind */
 	int		 depth;
 	int		 toodeep;
 	int		 badutf8;
@@ -102,17 +103,27 @@ copy(struct json_parser *p, const void *s, size_t n)
 	return d;
 }
 
+/* A literal: n is 0 so that no reader of n sees a stale value. */
+static void
+literal(struct json_parser *p, enum jtype t)
+{
+	struct jval *v = push(p);
+
+	v->type = t;
+	v->n = 0;
+}
+
 static int
 cb_null(void *ctx)
 {
-	push(ctx)->type = J_NULL;
+	literal(ctx, J_NULL);
 	return 1;
 }
 
 static int
 cb_bool(void *ctx, int b)
 {
-	push(ctx)->type = b ? J_TRUE : J_FALSE;
+	literal(ctx, b ? J_TRUE : J_FALSE);
 	return 1;
 }
 
@@ -174,40 +185,23 @@ put_utf8(char *d, unsigned long cp)
 }
 
 /*
- * The string token that ends just before the text's byte at end (its
- * closing quote is end[-1]), decoded here rather than by YAJL: YAJL pairs
- * a high surrogate escape with whatever \u escape follows ("\ud83d\u00e9"
- * became U+1F4E9, the é lost) and writes a lone one as "?".  Here a high
- * surrogate followed by a low one is their character and every other
- * surrogate escape is U+FFFD, the character after it decoded on its own:
- * PostHog's capture likewise turns unpaired surrogate escapes into
- * U+FFFD (rust/capture/src/passes/invalid_surrogates.rs, PostHog/posthog
- * commit bd1ff55aa92c4b07e40e94df166294bc2d5cac9d), since serde_json
- * refuses them.  The result is never longer than the token.  NULL when the
- * token cannot be found (the caller then keeps YAJL's bytes).
+ * The string from s to its closing quote at end, decoded here rather
+ * than by YAJL: YAJL pairs a high surrogate escape with whatever \u
+ * escape follows ("\ud83d\u00e9" became U+1F4E9, the é lost) and writes
+ * a lone one as "?".  Here a high surrogate followed by a low one is
+ * their character and every other surrogate escape is U+FFFD, the
+ * character after it decoded on its own: PostHog's capture likewise
+ * turns unpaired surrogate escapes into U+FFFD
+ * (rust/capture/src/passes/invalid_surrogates.rs, PostHog/posthog commit
+ * bd1ff55aa92c4b07e40e94df166294bc2d5cac9d), since serde_json refuses
+ * them.  The result, in the arena, is never longer than the token.  NULL
+ * for an escape cut short or a bad \u escape.
  */
 static const char *
-decode_escaped(struct json_parser *p, const char *end, size_t *np)
+decode(struct json_parser *p, const char *s, const char *end, size_t *np)
 {
-	const char *q, *s;
 	char *d, *out;
 
-	if (end <= p->text || end > p->text + p->len || end[-1] != '"')
-		return NULL;
-	/* The opening quote: the nearest one before not escaped. */
-	for (q = end - 2; q >= p->text; q--) {
-		if (*q != '"')
-			continue;
-		const char *b = q;
-		while (b > p->text && b[-1] == '\\')
-			b--;
-		if ((q - b) % 2 == 0)
-			break;
-	}
-	if (q < p->text)
-		return NULL;
-	s = q + 1;
-	end--;
 	out = d = arena_alloc(p, (size_t)(end - s) + 1);
 	while (s < end) {
 		if (*s != '\\') {
@@ -243,6 +237,33 @@ decode_escaped(struct json_parser *p, const char *end, size_t *np)
 	*d = '\0';
 	*np = d - out;
 	return out;
+}
+
+/*
+ * The string token that ends just before the text's byte at end (its
+ * closing quote is end[-1]), decoded by decode.  NULL when the token
+ * cannot be found (the caller then keeps YAJL's bytes).
+ */
+static const char *
+decode_escaped(struct json_parser *p, const char *end, size_t *np)
+{
+	const char *q;
+
+	if (end <= p->text || end > p->text + p->len || end[-1] != '"')
+		return NULL;
+	/* The opening quote: the nearest one before not escaped. */
+	for (q = end - 2; q >= p->text; q--) {
+		if (*q != '"')
+			continue;
+		const char *b = q;
+		while (b > p->text && b[-1] == '\\')
+			b--;
+		if ((q - b) % 2 == 0)
+			break;
+	}
+	if (q < p->text)
+		return NULL;
+	return decode(p, q + 1, end - 1, np);
 }
 
 static int
@@ -325,6 +346,244 @@ static const yajl_callbacks callbacks = {
 	cb_open, cb_string, cb_end_map, cb_open, cb_end_array
 };
 
+/*
+ * The fast path.  Calling back into the tree builder for every token
+ * made YAJL most of the parse time, so json_parse first tries this
+ * parser of strict RFC 8259 text: one value, between spaces, tabs, CRs
+ * and LFs only, no deeper than MAXDEPTH.  Each thing it accepts YAJL
+ * accepts as well (with the options json_parse gives it), and it builds
+ * the same tree through the same helpers as the callbacks; on anything
+ * else it gives up, and YAJL parses the line again: so the lines taken,
+ * the trees and every error message stay YAJL's.
+ */
+
+/* Nonzero if any of the 8 bytes of w is '"', '\\' or below 0x20. */
+static inline uint64_t
+str_special(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	return ((q - ones) & ~q & high) | ((b - ones) & ~b & high) |
+	    ((w - ones * 0x20) & ~w & high);
+}
+
+/*
+ * The string whose opening quote is at *qp, pushed: decoded if it has
+ * escapes, borrowed or copied if not.  0 if it is not one YAJL takes
+ * (a control character, a bad escape, no end) or not UTF-8, which
+ * json_parse then rejects.
+ */
+static int
+fast_string(struct json_parser *p, const char **qp, const char *e)
+{
+	const char *q = *qp + 1, *s = q, *c;
+	uint64_t w, hi = 0, m;
+	size_t n;
+	int esc = 0;
+
+	for (;;) {
+		/* Most bytes are plain: look at 8 at a time. */
+		while (e - q >= 8) {
+			memcpy(&w, q, 8);
+			hi |= w;
+			if ((m = str_special(w)) != 0) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				/* The lowest flagged byte is the first one. */
+				q += __builtin_ctzll(m) / 8;
+#endif
+				break;
+			}
+			q += 8;
+		}
+		if (q == e)
+			return 0;
+		unsigned char ch = *q;
+		if (ch == '"')
+			break;
+		if (ch == '\\') {
+			esc = 1;
+			if (e - q < 2)
+				return 0;
+			switch (q[1]) {
+			case '"': case '\\': case '/': case 'b': case 'f':
+			case 'n': case 'r': case 't':
+				q += 2;
+				continue;
+			case 'u':
+				if (e - q < 6 || hex4(q + 2) < 0)
+					return 0;
+				q += 6;
+				continue;
+			default:
+				return 0;
+			}
+		}
+		if (ch < 0x20)
+			return 0;
+		hi |= ch;
+		q++;
+	}
+	n = q - s;
+	/* Outside strings only ASCII is taken, so this checks the line. */
+	if ((hi & 0x8080808080808080ULL) != 0 && !utf8_valid(s, n))
+		return 0;
+	if (esc) {
+		if ((c = decode(p, s, q, &n)) == NULL)
+			return 0;
+	} else
+		c = p->borrow ? s : copy(p, s, n);
+	struct jval *v = push(p);
+	v->type = J_STR;
+	v->u.s = c;
+	v->n = n;
+	*qp = q + 1;
+	return 1;
+}
+
+static int
+is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* YAJL's number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+fast_number(struct json_parser *p, const char **qp, const char *e)
+{
+	const char *q = *qp, *s = q, *d;
+
+	if (*q == '-')
+		q++;
+	if (q < e && *q == '0')
+		q++;
+	else if (q < e && *q >= '1' && *q <= '9')
+		while (++q < e && is_digit(*q))
+			;
+	else
+		return 0;
+	if (q < e && *q == '.') {
+		for (d = ++q; q < e && is_digit(*q); q++)
+			;
+		if (q == d)
+			return 0;
+	}
+	if (q < e && (*q == 'e' || *q == 'E')) {
+		if (++q < e && (*q == '+' || *q == '-'))
+			q++;
+		for (d = q; q < e && is_digit(*q); q++)
+			;
+		if (q == d)
+			return 0;
+	}
+	struct jval *v = push(p);
+	v->type = J_NUM;
+	v->u.s = copy(p, s, q - s);
+	v->n = q - s;
+	*qp = q;
+	return 1;
+}
+
+static int
+fast_literal(struct json_parser *p, const char **qp, const char *e,
+    const char *lit, size_t n, enum jtype t)
+{
+	if ((size_t)(e - *qp) < n || memcmp(*qp, lit, n) != 0)
+		return 0;
+	literal(p, t);
+	*qp += n;
+	return 1;
+}
+
+#define SKIP_WS(q, e)	while ((q) < (e) && (*(q) == ' ' || *(q) == '\t' || \
+			    *(q) == '\n' || *(q) == '\r')) (q)++
+
+/* 1 with the root alone on the stack, or 0: YAJL must look. */
+static int
+fast_parse(struct json_parser *p)
+{
+	const char *q = p->text, *e = p->text + p->len;
+
+value:
+	SKIP_WS(q, e);
+	if (q == e)
+		return 0;
+	switch (*q) {
+	case '{':
+	case '[':
+		if (p->depth == MAXDEPTH)
+			return 0;
+		p->inobj[p->depth] = *q == '{';
+		p->marks[p->depth++] = p->top;
+		q++;
+		SKIP_WS(q, e);
+		if (q < e && *q == (p->inobj[p->depth - 1] ? '}' : ']')) {
+			q++;
+			cb_close(p, p->inobj[p->depth - 1] ? J_OBJ : J_ARR);
+			break;
+		}
+		if (p->inobj[p->depth - 1])
+			goto key;
+		goto value;
+	case '"':
+		if (!fast_string(p, &q, e))
+			return 0;
+		break;
+	case 't':
+		if (!fast_literal(p, &q, e, "true", 4, J_TRUE))
+			return 0;
+		break;
+	case 'f':
+		if (!fast_literal(p, &q, e, "false", 5, J_FALSE))
+			return 0;
+		break;
+	case 'n':
+		if (!fast_literal(p, &q, e, "null", 4, J_NULL))
+			return 0;
+		break;
+	default:
+		if ((*q != '-' && !is_digit(*q)) || !fast_number(p, &q, e))
+			return 0;
+		break;
+	}
+next:
+	/* After a value: the end, or what its container takes next. */
+	SKIP_WS(q, e);
+	if (p->depth == 0)
+		return q == e;
+	if (q == e)
+		return 0;
+	if (p->inobj[p->depth - 1]) {
+		if (*q == '}') {
+			q++;
+			cb_close(p, J_OBJ);
+			goto next;
+		}
+		if (*q != ',')
+			return 0;
+		q++;
+		SKIP_WS(q, e);
+		goto key;
+	}
+	if (*q == ']') {
+		q++;
+		cb_close(p, J_ARR);
+		goto next;
+	}
+	if (*q != ',')
+		return 0;
+	q++;
+	goto value;
+key:
+	if (q == e || *q != '"' || !fast_string(p, &q, e))
+		return 0;
+	SKIP_WS(q, e);
+	if (q == e || *q != ':')
+		return 0;
+	q++;
+	goto value;
+}
+
 struct json_parser *
 json_parser_new(void)
 {
@@ -370,13 +629,10 @@ yajl_message(yajl_handle h, const char *text, size_t len, int at_end,
 	yajl_free_error(h, m);
 }
 
-struct jval *
-json_parse(struct json_parser *p, const char *text, size_t len, char *err,
-    size_t errlen)
+/* The parser made ready for the text: nothing of the last line kept. */
+static void
+start(struct json_parser *p, const char *text, size_t len)
 {
-	yajl_handle h;
-	yajl_status st;
-
 	arena_reset(p);
 	p->top = 0;
 	p->depth = 0;
@@ -384,6 +640,17 @@ json_parse(struct json_parser *p, const char *text, size_t len, char *err,
 	p->badutf8 = 0;
 	p->text = text;
 	p->len = len;
+}
+
+/* What json_parse says of the text, by YAJL alone. */
+static struct jval *
+yajl_tree(struct json_parser *p, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	yajl_handle h;
+	yajl_status st;
+
+	start(p, text, len);
 	/* One pass over the line is cheaper than one per string. */
 	if (!utf8_valid(text, len)) {
 		snprintf(err, errlen, "invalid UTF-8");
@@ -417,6 +684,17 @@ json_parse(struct json_parser *p, const char *text, size_t len, char *err,
 		return NULL;
 	}
 	return &p->stack[0];
+}
+
+struct jval *
+json_parse(struct json_parser *p, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	start(p, text, len);
+	if (fast_parse(p))
+		return &p->stack[0];
+	/* Not text fast_parse takes: YAJL's tree, or its error message. */
+	return yajl_tree(p, text, len, err, errlen);
 }
 
 struct jval *

@@ -1,8 +1,9 @@
 /*
  * json: parse one JSON text (an NDJSON line) into a read-only tree.
- * YAJL does the lexing and UTF-8 validation; the tree lives in an arena
- * that is reset for every line, so parsing allocates nothing in the
- * steady state.  Numbers keep their source text, so big integers and
+ * Strict RFC 8259 text is parsed by json.c itself, anything else by
+ * YAJL, whose verdicts and messages hold for all text.  The tree lives in
+ * an arena that is reset for every line, so parsing allocates nothing in
+ * the steady state.  Numbers keep their source text, so big integers and
  * long decimals pass through exactly as written.
  */
 #ifndef JSON_H
