@@ -22,32 +22,56 @@ has_special(uint64_t w)
 	    ((w - ones * 0x20) & ~w & high);
 }
 
+/*
+ * 1 if none of s's n bytes needs escaping, looked at 8 bytes at a time:
+ * the last 8 overlap the ones before rather than go byte by byte.
+ */
+static int
+clean(const char *s, size_t n)
+{
+	uint64_t w;
+	size_t i;
+
+	if (n < 8) {
+		for (i = 0; i < n; i++)
+			if (needs_escape[(unsigned char)s[i]])
+				return 0;
+		return 1;
+	}
+	for (i = 0; i + 8 < n; i += 8) {
+		memcpy(&w, s + i, 8);
+		if (has_special(w))
+			return 0;
+	}
+	memcpy(&w, s + n - 8, 8);
+	return !has_special(w);
+}
+
 void
 jsonw_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = 0, run = 0;
+	size_t i, run;
 
-	buf_grow(b, n + 2);
+	/* Most strings are keys and values without a byte to escape. */
+	if (b->cap - b->len < n + 3)
+		buf_grow(b, n + 2);
+	if (clean(s, n)) {
+		char *d = b->p + b->len;
+		d[0] = '"';
+		memcpy(d + 1, s, n);
+		d[n + 1] = '"';
+		b->len += n + 2;
+		return;
+	}
 	b->p[b->len++] = '"';
-	while (i < n) {
-		/* Most strings need no escapes: skip 8 clean bytes at a time. */
-		if (n - i >= 8) {
-			uint64_t w;
-			memcpy(&w, s + i, 8);
-			if (!has_special(w)) {
-				i += 8;
-				continue;
-			}
-		}
+	for (i = run = 0; i < n; i++) {
 		unsigned char c = s[i];
 
-		if (!needs_escape[c]) {
-			i++;
+		if (!needs_escape[c])
 			continue;
-		}
 		buf_add(b, s + run, i - run);
-		run = ++i;
+		run = i + 1;
 		switch (c) {
 		case '"':  buf_add(b, "\\\"", 2); break;
 		case '\\': buf_add(b, "\\\\", 2); break;

@@ -13,6 +13,7 @@ struct keyslot {
 	const char	*key;
 	uint32_t	 len;
 	uint32_t	 gen;
+	uint32_t	 hash;	/* of key: most probes end without memcmp */
 };
 
 struct keyset {
