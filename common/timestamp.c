@@ -93,6 +93,16 @@ civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
 	*y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
 }
 
+/* v as n decimal digits, zero-padded, at d; v < 10^n. */
+static void
+digits(char *d, unsigned v, int n)
+{
+	while (n-- > 0) {
+		d[n] = '0' + v % 10;
+		v /= 10;
+	}
+}
+
 void
 ts_format(int64_t us, char *out)
 {
@@ -104,11 +114,26 @@ ts_format(int64_t us, char *out)
 	char t[64];
 
 	civil_from_days(z, &y, &m, &d);
-	/* Years past 9999 cannot be written in RFC 3339: clamp the text. */
-	snprintf(t, sizeof(t), "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
-	    y > 9999 ? 9999 : y, m, d, sod / 3600, sod / 60 % 60, sod % 60,
-	    frac);
-	memcpy(out, t, TS_STRLEN + 1);
+	if (y < 0) {
+		/* Never from ts_parse: printf's "%04d" says how it looks. */
+		snprintf(t, sizeof(t), "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
+		    y, m, d, sod / 3600, sod / 60 % 60, sod % 60, frac);
+		memcpy(out, t, TS_STRLEN + 1);
+		return;
+	}
+	/*
+	 * Digit by digit: snprintf's format parsing showed in amp-convert's
+	 * profile, which writes a time per event.  Years past 9999 cannot be
+	 * written in RFC 3339: clamp the text.
+	 */
+	memcpy(out, "0000-00-00T00:00:00.000000Z", TS_STRLEN + 1);
+	digits(out, y > 9999 ? 9999 : y, 4);
+	digits(out + 5, m, 2);
+	digits(out + 8, d, 2);
+	digits(out + 11, sod / 3600, 2);
+	digits(out + 14, sod / 60 % 60, 2);
+	digits(out + 17, sod % 60, 2);
+	digits(out + 20, frac, 6);
 }
 
 int64_t

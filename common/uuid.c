@@ -1,5 +1,4 @@
 /* uuid: parsing, formatting, name-based v5 and time-chosen v7. */
-#include <ctype.h>
 #include <string.h>
 #include <uuid/uuid.h>
 
@@ -10,7 +9,8 @@ hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = tolower(c);
+	/* ASCII's case bit, rather than tolower(3) and its locale lookup. */
+	c |= 0x20;
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
@@ -65,29 +65,36 @@ uuid_canon(const char *s, size_t n, char *out)
 	return 0;
 }
 
-void
-uuid_v5(const void *name, size_t n, char *out)
+/* The v5 UUID of name under AMP2PH_UUID_NS, as bytes. */
+static void
+v5_bytes(const void *name, size_t n, uuid_t u)
 {
 	static uuid_t ns;
 	static int ready;
-	uuid_t u;
 
 	if (!ready) {
 		uuid_parse(AMP2PH_UUID_NS, ns);
 		ready = 1;
 	}
 	uuid_generate_sha1(u, ns, name, n);
+}
+
+void
+uuid_v5(const void *name, size_t n, char *out)
+{
+	uuid_t u;
+
+	v5_bytes(name, n, u);
 	uuid_unparse_lower(u, out);
 }
 
 void
 uuid_v7_at(uint64_t ms, const void *seed, size_t n, char *out)
 {
-	unsigned char b[16];
-	char tmp[UUID_STRLEN + 1];
+	uuid_t b;
 
-	uuid_v5(seed, n, tmp);
-	uuid_parse(tmp, b);
+	/* The v5 UUID's bytes, not its text parsed again. */
+	v5_bytes(seed, n, b);
 	for (int i = 0; i < 6; i++)
 		b[i] = ms >> (40 - 8 * i);
 	b[6] = 0x70 | (b[6] & 0x0f);		/* version 7 */

@@ -1,5 +1,6 @@
 /* Unit checks of common/timestamp: parsing, formatting, civil days. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -180,6 +181,43 @@ main(void)
 			}
 		}
 		ok(bad == 0, "format then parse gives the same microsecond");
+	}
+
+	/* ts_format writes what printf's "%04d-%02u-..." wrote before it. */
+	{
+		uint64_t r = 88172645463325252ULL;
+		int64_t lo = at(-300, 1, 1, 0, 0, 0), hi = at(12000, 1, 1, 0, 0,
+		    0);
+		int bad = 0;
+
+		for (int i = 0; i < 200000; i++) {
+			char t[TS_STRLEN + 1], want[64];
+			int64_t v, secs, z;
+			int y, sod, frac;
+			unsigned m, d;
+
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			/* Years -300 to 12000, and the edges of days. */
+			v = lo + (int64_t)(r % (uint64_t)(hi - lo));
+			if (i % 4 == 0)
+				v -= v % (86400 * SEC) + (int)(r >> 60) % 3 - 1;
+			ts_format(v, t);
+			secs = v >= 0 ? v / SEC : (v - 999999) / SEC;
+			frac = (int)(v - secs * SEC);
+			z = (secs >= 0 ? secs : secs - 86399) / 86400;
+			sod = (int)(secs - z * 86400);
+			civil_from_days(z, &y, &m, &d);
+			snprintf(want, sizeof(want),
+			    "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
+			    y > 9999 ? 9999 : y, m, d, sod / 3600,
+			    sod / 60 % 60, sod % 60, frac);
+			want[TS_STRLEN] = '\0';
+			if (strcmp(t, want) != 0 && bad++ < 5)
+				diag("%" PRId64 ": %s, printf %s", v, t, want);
+		}
+		ok(bad == 0, "ts_format is printf's text, years -300 to 12000");
 	}
 
 	us = ts_now_us();
