@@ -698,34 +698,24 @@ json_parse(struct json_parser *p, const char *text, size_t len, char *err,
 }
 
 struct jval *
-json_get(const struct jval *o, const char *key)
+json_getn(const struct jval *o, const char *key, size_t kl)
 {
-	size_t kl = strlen(key);
-
 	if (o == NULL || o->type != J_OBJ)
 		return NULL;
 	for (uint32_t i = o->n; i-- > 0;) {
 		const struct jval *k = JKEY(o, i);
-		if (k->n == kl && memcmp(k->u.s, key, kl) == 0)
+		/* The first byte before memcmp: most keys differ there. */
+		if (k->n == kl && (kl == 0 || (k->u.s[0] == key[0] &&
+		    memcmp(k->u.s, key, kl) == 0)))
 			return JVAL(o, i);
 	}
 	return NULL;
 }
 
-int
-json_is_str(const struct jval *v, const char *s)
-{
-	/* The first byte rules out most candidates before any strlen. */
-	return v != NULL && v->type == J_STR && v->n > 0 && v->u.s[0] == s[0] &&
-	    v->n == strlen(s) && memcmp(v->u.s, s, v->n) == 0;
-}
-
-int
-json_is_strn(const struct jval *v, const char *s, size_t n)
-{
-	return v != NULL && v->type == J_STR && v->n == n &&
-	    memcmp(v->u.s, s, n) == 0;
-}
+/* The external definitions of json.h's inline functions. */
+extern struct jval *json_get(const struct jval *, const char *);
+extern int	 json_is_str(const struct jval *, const char *);
+extern int	 json_is_strn(const struct jval *, const char *, size_t);
 
 void
 json_write(struct buf *b, const struct jval *v)

@@ -10,6 +10,7 @@
 #define JSON_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 
@@ -42,14 +43,45 @@ void		 json_parser_borrow(struct json_parser *);
 struct jval	*json_parse(struct json_parser *, const char *, size_t,
 		    char *err, size_t errlen);
 
-/* Object member by key, or NULL.  Last one wins for duplicate keys. */
-struct jval	*json_get(const struct jval *, const char *key);
 /* Object members: key i is kids[2i], value kids[2i+1]. */
 #define JKEY(o, i)	(&(o)->u.kids[2 * (i)])
 #define JVAL(o, i)	(&(o)->u.kids[2 * (i) + 1])
 
-int		 json_is_str(const struct jval *, const char *);
-int		 json_is_strn(const struct jval *, const char *, size_t);
+/*
+ * Object member by key of n bytes, or NULL.  Last one wins for duplicate
+ * keys.
+ */
+struct jval	*json_getn(const struct jval *, const char *key, size_t n);
+
+/*
+ * The lookups and comparisons below are inline (C99 inline: json.c has
+ * the external definitions) because converting an event makes hundreds
+ * of them, nearly all with literal keys whose length the compiler knows.
+ */
+
+/* json_getn of a NUL-terminated key. */
+inline struct jval *
+json_get(const struct jval *o, const char *key)
+{
+	return json_getn(o, key, strlen(key));
+}
+
+inline int
+json_is_strn(const struct jval *v, const char *s, size_t n)
+{
+	return v != NULL && v->type == J_STR && v->n == n &&
+	    memcmp(v->u.s, s, n) == 0;
+}
+
+inline int
+json_is_str(const struct jval *v, const char *s)
+{
+	/* The first byte rules out most candidates before any strlen. */
+	return v != NULL && v->type == J_STR && v->n > 0 &&
+	    v->u.s[0] == s[0] && v->n == strlen(s) &&
+	    memcmp(v->u.s, s, v->n) == 0;
+}
+
 /* json_is_str for a string literal: its length is known at compile time. */
 #define json_is_lit(v, lit)	json_is_strn((v), "" lit, sizeof(lit) - 1)
 /*
