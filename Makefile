@@ -61,6 +61,7 @@ FORMATS	= ampevent \
 	  phevent \
 	  receipt \
 	  rejects \
+	  settle \
 	  stage \
 	  verifysum
 # What the programs know of the world and show of it.

@@ -21,10 +21,12 @@
 #include "cli.h"
 #include "gunzip.h"
 #include "hours.h"
+#include "journal.h"
 #include "jsonw.h"
 #include "natsort.h"
 #include "outfile.h"
 #include "progress.h"
+#include "settle.h"
 #include "src.h"
 #include "utf8.h"
 #include "xalloc.h"
@@ -46,6 +48,27 @@ struct strv {
 static int	 listflag, progressflag, strictflag;
 static int64_t	 since = INT64_MIN, until = INT64_MAX;
 static int	 dataerr, runerr;
+
+/*
+ * -j: a marker after each zip member (settle.h), and the members the
+ * journal records as settled skipped unread.  jdb is NULL before the
+ * journal exists (the first run): markers, nothing to skip.
+ */
+static const char	*journal_path;
+static struct journal	*jdb;
+static uint64_t		 skipped, skipped_bytes;
+static size_t		 cur_file;	/* index of the input being read */
+
+/*
+ * The resume point: the members up to the pos-th (in reading order) of
+ * input file are settled, and amp-convert's state after that one is in
+ * a state file, so they are skipped and line, the resume marker, goes
+ * out instead.  file is SIZE_MAX when nothing is skipped.
+ */
+static struct {
+	size_t		 file, pos;
+	struct buf	 line;
+} resume = { SIZE_MAX, 0, { 0 } };
 
 /*
  * The hold.  A bit flipped in a member can leave valid JSON with a wrong
@@ -73,8 +96,8 @@ static void __attribute__((noreturn))
 usage(FILE *fp, int status)
 {
 	fprintf(fp,
-	    "usage: amp-unpack [-lp] [--strict] [--since hour] [--until hour] "
-	    "[file | dir | -] ...\n");
+	    "usage: amp-unpack [-lp] [-j journal] [--strict] [--since hour] "
+	    "[--until hour] [file | dir | -] ...\n");
 	exit(status);
 }
 
@@ -354,8 +377,8 @@ copy_lines(struct src *s, int whole, uint64_t *lines)
 	return -1;
 }
 
-/* Lines of a member or file, decompressing it if it is gzip. */
-static void
+/* Lines of a member or file, decompressing it if it is gzip: 0 if all. */
+static int
 emit(struct src *raw, const char *where, const char *what)
 {
 	unsigned char head[4];
@@ -367,11 +390,11 @@ emit(struct src *raw, const char *where, const char *what)
 	if ((n = src_peek(raw, head, sizeof(head), &s)) == -1) {
 		bad(where, what, raw->errmsg);
 		src_free(raw);
-		return;
+		return -1;
 	}
 	if (n == 0) {
 		src_free(s);
-		return;
+		return 0;
 	}
 	if ((gz = gzip_magic(head, n)))
 		s = src_gunzip(s);
@@ -379,7 +402,7 @@ emit(struct src *raw, const char *where, const char *what)
 		bad(where, what, "a zip inside a zip is not read; unzip the "
 		    "outer archive first");
 		src_free(s);
-		return;
+		return -1;
 	}
 	/* A zip member (what is set) is one unit: written whole or not. */
 	if (copy_lines(s, what != NULL, &lines) == -1) {
@@ -397,8 +420,65 @@ emit(struct src *raw, const char *where, const char *what)
 			    "written before it", s->errmsg,
 			    (unsigned long long)lines);
 		bad(where, what, msg);
+		src_free(s);
+		return -1;
 	}
 	src_free(s);
+	return 0;
+}
+
+/* A zip entry as settle.h names it. */
+static void
+member_of(const struct zip_entry *e, struct settle_member *m)
+{
+	m->name = e->name;
+	m->namelen = strlen(e->name);
+	m->crc = e->crc;
+	m->csize = e->csize;
+	m->usize = e->usize;
+}
+
+/*
+ * Members found damaged while the archive was walked get no marker:
+ * they are read every time.
+ */
+static int
+settleable(const struct zip_entry *e)
+{
+	return journal_path != NULL && e->damage == NULL && !e->truncated;
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	const struct zip_entry *x = *(struct zip_entry *const *)a;
+	const struct zip_entry *y = *(struct zip_entry *const *)b;
+
+	return natcmp_qsort(&x->name, &y->name);
+}
+
+/* An archive's entries in the order they are read. */
+static struct zip_entry **
+zip_order(struct zip *z)
+{
+	struct zip_entry **order = xcalloc(z->nent ? z->nent : 1,
+	    sizeof(*order));
+
+	for (size_t i = 0; i < z->nent; i++)
+		order[i] = &z->ent[i];
+	qsort(order, z->nent, sizeof(*order), cmp_entry);
+	return order;
+}
+
+/* The marker of a member whose lines have all been written. */
+static void
+marker(const struct settle_member *m)
+{
+	static struct buf b;
+
+	b.len = 0;
+	settle_line(&b, SETTLE_MEMBER, m);
+	write_out(b.p, b.len);
 }
 
 /* A file or member name as a JSON string: JSON must be UTF-8. */
@@ -452,14 +532,6 @@ list_line(const char *archive, const char *member, uint64_t csize,
 	buf_free(&b);
 }
 
-static int
-cmp_entry(const void *a, const void *b)
-{
-	const struct zip_entry *x = *(struct zip_entry *const *)a;
-	const struct zip_entry *y = *(struct zip_entry *const *)b;
-
-	return natcmp_qsort(&x->name, &y->name);
-}
 
 static void
 do_zip(int fd, const char *path)
@@ -476,14 +548,13 @@ do_zip(int fd, const char *path)
 	if (z.recovered)
 		bad(path, NULL, "no central directory (truncated archive?); "
 		    "reading the members that are there");
-	order = xcalloc(z.nent, sizeof(*order));
-	for (i = 0; i < z.nent; i++)
-		order[i] = &z.ent[i];
-	qsort(order, z.nent, sizeof(*order), cmp_entry);
+	order = zip_order(&z);
 	for (i = 0; i < z.nent; i++) {
 		struct zip_entry *e = order[i];
+		struct settle_member sm;
 		const char *why;
 		struct src *m;
+		int settle;
 
 		if ((why = skip_reason(e->name)) != NULL) {
 			if (strcmp(why, "directory entry") != 0)
@@ -498,11 +569,22 @@ do_zip(int fd, const char *path)
 			    e->usize);
 			continue;
 		}
+		if (resume.file != SIZE_MAX && (cur_file < resume.file ||
+		    (cur_file == resume.file && i <= resume.pos))) {
+			skipped++;
+			skipped_bytes += e->usize;
+			if (cur_file == resume.file && i == resume.pos)
+				write_out(resume.line.p, resume.line.len);
+			continue;
+		}
+		settle = settleable(e);
+		member_of(e, &sm);
 		if ((m = zip_member(&z, e - z.ent, err, sizeof(err))) == NULL) {
 			bad(path, e->name, err);
 			continue;
 		}
-		emit(m, path, e->name);
+		if (emit(m, path, e->name) == 0 && settle)
+			marker(&sm);
 	}
 	free(order);
 	zip_close(&z);
@@ -584,6 +666,117 @@ out:
 		close(fd);
 }
 
+/*
+ * -j: the journal, read-only.  None yet is a first run: ph-batch makes
+ * it, and every member gets its marker.
+ */
+static void
+open_journal(void)
+{
+	char msg[512];
+	struct stat st;
+
+	if (stat(journal_path, &st) == -1) {
+		if (errno == ENOENT)
+			return;
+		err(EXIT_RUNTIME, "journal %s", journal_path);
+	}
+	if (S_ISDIR(st.st_mode))
+		errx(EXIT_RUNTIME, "journal %s: is a directory: give -j the "
+		    "journal's file", journal_path);
+	/*
+	 * A journal ph-batch is making at this moment (a first run, its
+	 * stages starting together) has no tables yet: nothing is settled.
+	 */
+	if ((jdb = journal_open(journal_path, 1, msg, sizeof(msg))) == NULL &&
+	    strstr(msg, "no such table") == NULL)
+		errx(EXIT_RUNTIME, "journal %s", msg);
+}
+
+/*
+ * Where a re-run can start: walk the members in reading order while the
+ * journal records them as settled, and take the last one that a state
+ * file of amp-convert names.  The first input that is not a zip archive,
+ * and the first member not settled, end the walk: from there on every
+ * member is read.
+ */
+static void
+plan_resume(struct strv *files)
+{
+	struct buf *keys, key = { 0 };
+	uint64_t *ns, run = 0;
+	size_t nstates = settle_state_list(journal_path, &ns);
+	int *have, stop = 0;
+
+	keys = xcalloc(nstates + 1, sizeof(*keys));
+	have = xcalloc(nstates + 1, sizeof(*have));
+	for (size_t i = 0; i < nstates; i++)
+		have[i] = settle_state_key(journal_path, ns[i], &keys[i]);
+	for (size_t j = 0; j < files->n && !stop; j++) {
+		unsigned char head[4];
+		struct zip z;
+		struct zip_entry **order;
+		char err[256];
+		int fd;
+
+		if (strcmp(files->v[j], "-") == 0 ||
+		    (fd = open(files->v[j], O_RDONLY)) == -1)
+			break;
+		if (pread(fd, head, sizeof(head), 0) != sizeof(head) ||
+		    !zip_magic(head, sizeof(head)) ||
+		    zip_open(&z, fd, err, sizeof(err)) == -1) {
+			close(fd);
+			break;
+		}
+		order = zip_order(&z);
+		for (size_t i = 0; i < z.nent && !stop; i++) {
+			struct zip_entry *e = order[i];
+			struct settle_member m;
+			int r;
+
+			if (skip_reason(e->name) != NULL || !selected(e->name))
+				continue;
+			if (!settleable(e)) {
+				stop = 1;
+				break;
+			}
+			member_of(e, &m);
+			key.len = 0;
+			settle_key(&key, &m);
+			if ((r = journal_settled(jdb, key.p)) == -1)
+				errx(EXIT_RUNTIME, "journal %s: %s",
+				    journal_path, journal_error(jdb));
+			if (r == 0) {
+				stop = 1;
+				break;
+			}
+			run++;
+			for (size_t k = 0; k < nstates; k++)
+				if (have[k] && strcmp(keys[k].p, key.p) == 0) {
+					resume.file = j;
+					resume.pos = i;
+					resume.line.len = 0;
+					settle_line(&resume.line,
+					    SETTLE_SKIPPED, &m);
+				}
+		}
+		free(order);
+		zip_close(&z);
+		close(fd);
+	}
+	if (run > 0 && resume.file == SIZE_MAX)
+		warnx("journal %s: %llu members are settled, but no state of "
+		    "amp-convert after one of them is beside the journal "
+		    "(amp-convert -j %s keeps it): reading them again",
+		    journal_path, (unsigned long long)run, journal_path);
+	for (size_t i = 0; i < nstates; i++)
+		buf_free(&keys[i]);
+	free(keys);
+	free(have);
+	free(ns);
+	buf_free(&key);
+}
+
 /* Files of a directory tree, each directory's entries in natural order. */
 static void
 walk(const char *dir, struct strv *out)
@@ -638,6 +831,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "journal",	required_argument,	NULL, 'j' },
 		{ "list",	no_argument,		NULL, 'l' },
 		{ "progress",	no_argument,		NULL, 'p' },
 		{ "since",	required_argument,	NULL, 'S' },
@@ -651,9 +845,12 @@ main(int argc, char *argv[])
 	const char *hold;
 	int ch, i;
 
-	while ((ch = getopt_long(argc, argv, "hlp", longopts, NULL)) != -1) {
-		cli_once(longopts, ch, "SU", NULL);
+	while ((ch = getopt_long(argc, argv, "hj:lp", longopts, NULL)) != -1) {
+		cli_once(longopts, ch, "SUj", NULL);
 		switch (ch) {
+		case 'j':
+			journal_path = optarg;
+			break;
 		case 'l':
 			listflag = 1;
 			break;
@@ -758,9 +955,15 @@ main(int argc, char *argv[])
 			if (S_ISREG(st.st_mode))
 				total += st.st_size;
 	}
+	if (journal_path != NULL && !listflag) {
+		open_journal();
+		if (jdb != NULL)
+			plan_resume(&files);
+	}
 	if (progressflag && !listflag)
 		progress_start("amp-unpack", total);
 	for (size_t j = 0; j < files.n; j++) {
+		cur_file = j;
 		do_file(files.v[j]);
 		free(files.v[j]);
 	}
@@ -770,6 +973,11 @@ main(int argc, char *argv[])
 	if (spoolfd != -1)
 		close(spoolfd);
 	progress_end();
+	if (skipped > 0)
+		warnx("%llu archive members (%.1f MB) skipped: settled in "
+		    "journal %s", (unsigned long long)skipped,
+		    skipped_bytes / 1e6, journal_path);
+	journal_close(jdb);
 	if (outfile_close(stdout, "stdout") == -1)
 		return EXIT_RUNTIME;
 	if (runerr)

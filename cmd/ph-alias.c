@@ -36,6 +36,7 @@
 #include "lines.h"
 #include "outfile.h"
 #include "phevent.h"
+#include "settle.h"
 #include "rejects.h"
 #include "stage.h"
 #include "uuid.h"
@@ -86,6 +87,7 @@ static struct uuidset	 pairs, devices, shareddevs;
 static struct buf	 out, name, line;
 static struct stats	 st;
 static FILE		*spool;
+static FILE		*marks;		/* member markers held back */
 static int		 nl_owed;	/* last line written had no newline */
 static struct cached	*cache;
 
@@ -202,14 +204,7 @@ pair_uuid(const char *dev, size_t dn, const char *user, size_t un,
 static void
 device_key(const char *dev, size_t dn, unsigned char key[16])
 {
-	char uuid[UUID_STRLEN + 1];
-
-	name.len = 0;
-	buf_adds(&name, "ph-alias\x1f" "device\x1f");
-	buf_add(&name, dev, dn);
-	uuid_v5(name.p, name.len, uuid);
-	if (uuid_bytes(uuid, UUID_STRLEN, key) == -1)
-		abort();
+	phevent_id_key(dev, dn, key);
 }
 
 /* The identity event, one line with its newline, into b. */
@@ -255,6 +250,70 @@ delivered(const unsigned char key[16])
 	if ((r = journal_has(jdb, key)) == -1)
 		fatal("%s", journal_error(jdb));
 	return r;
+}
+
+/*
+ * 1 if the journal says another user claimed the device in an earlier
+ * run: the pair that did may be in a member amp-unpack -j skipped, so
+ * this run would not see it first.  (With --shared-device all every
+ * pair gets its event anyway.)
+ */
+static int
+claimed_by_other(const unsigned char dkey[16], const char *user, size_t un)
+{
+	unsigned char was[16], ukey[16];
+	int r;
+
+	if (jdb == NULL || shared == SHARED_ALL)
+		return 0;
+	if ((r = journal_claimed(jdb, dkey, was)) == -1)
+		fatal("%s", journal_error(jdb));
+	if (r == 0)
+		return 0;
+	phevent_id_key(user, un, ukey);
+	return memcmp(was, ukey, 16) != 0;
+}
+
+/*
+ * A member's marker (settle.h).  Under --shared-device none the identity
+ * events of a member come after all the input, so its marker waits for
+ * them: a member is settled only once they are delivered too.
+ */
+static void
+marker(const char *p, size_t len)
+{
+	if (shared == SHARED_NONE && settle_is(p, len) == SETTLE_MEMBER) {
+		if (marks == NULL && (marks = spool_file()) == NULL)
+			fatal("cannot make a spool file: %s", strerror(errno));
+		if (fwrite(p, 1, len, marks) != len || putc('\n', marks) == EOF)
+			fatal("spool: %s", strerror(errno));
+		return;
+	}
+	owe_nl();
+	buf_add(&out, p, len);
+	buf_addc(&out, '\n');
+	flush_out(0);
+}
+
+static void
+release_marks(void)
+{
+	char chunk[65536];
+	size_t n;
+
+	if (marks == NULL)
+		return;
+	if (fflush(marks) == EOF || fseek(marks, 0, SEEK_SET) == -1)
+		fatal("spool: %s", strerror(errno));
+	owe_nl();
+	while ((n = fread(chunk, 1, sizeof(chunk), marks)) > 0) {
+		buf_add(&out, chunk, n);
+		flush_out(0);
+	}
+	if (ferror(marks))
+		fatal("spool: %s", "read error");
+	fclose(marks);
+	marks = NULL;
 }
 
 static void
@@ -351,8 +410,11 @@ pair(const char *dev, size_t dn, const char *user, size_t un,
 		return;
 	}
 	device_key(dev, dn, dkey);
-	if (!uuidset_add(&devices, dkey)) {
-		/* A later user of a device already seen with another. */
+	if (!uuidset_add(&devices, dkey) || claimed_by_other(dkey, user, un)) {
+		/*
+		 * A later user of a device already seen with another, in
+		 * this run or in the journal's record of earlier ones.
+		 */
 		uuidset_add(&shareddevs, dkey);
 		if (given) {
 			st.given++;
@@ -442,6 +504,10 @@ do_line(const char *file, uint64_t lineno, const char *p, size_t len,
 	const char *user;
 	size_t un;
 
+	if (settle_is(p, len)) {
+		marker(p, len);
+		return;
+	}
 	st.lines++;
 	if (blank(p, len))
 		not_event(file, lineno, NULL);
@@ -619,8 +685,10 @@ main(int argc, char *argv[])
 		warnx("input incomplete: identity events held back for "
 		    "--shared-device none not written");
 		fclose(spool);
-	} else
+	} else {
 		release();
+		release_marks();
+	}
 	flush_out(1);
 
 	if (st.toolong > 0)

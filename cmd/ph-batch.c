@@ -34,6 +34,7 @@
 #include "rejects.h"
 #include "retry.h"
 #include "secret.h"
+#include "settle.h"
 #include "stage.h"
 #include "stop.h"
 #include "timestamp.h"
@@ -49,14 +50,29 @@
 #define RESP_MAX	(64 * 1024)
 #define WARN_LIMIT	20
 
+/*
+ * The events of one archive member, between two markers (settle.h): the
+ * member settles in the journal once none of its events is owed and
+ * every member before it has settled.  Kept in input order, from the
+ * oldest that is not settled to the one being read.
+ */
+struct mark {
+	struct mark	*next;
+	char		*key;		/* NULL until its marker is read */
+	uint64_t	 owed;		/* its events in batches not done */
+};
+
 /* One event waiting in a batch: its bytes live in the unit's data. */
 struct ev {
 	size_t		 off;
 	uint32_t	 len;
 	uint8_t		 has_uuid;
+	uint8_t		 identity;	/* an identity event: claim is set */
 	unsigned char	 uuid[16];
 	uint64_t	 line;
 	const char	*file;
+	struct mark	*mark;		/* its member's, or NULL */
+	struct journal_claim claim;	/* the device its pair claims */
 };
 
 /* A batch: sent whole, split in halves on 400/413, retried on faults. */
@@ -115,6 +131,8 @@ static CURLM		*multi;
 static int		 inflight, fatal, input_done;
 static int		 last_nonl, cut;	/* the input's last line was cut */
 static double		 tokens, last_refill, started;
+static struct mark	*marks_head, *marks_tail;	/* with -j only */
+static uint64_t		 settled;	/* members settled in this run */
 
 static void __attribute__((noreturn))
 usage(FILE *fp, int status)
@@ -247,7 +265,8 @@ unit_free(struct unit *u)
 
 static void
 unit_push(struct unit *u, const char *file, uint64_t line, const char *p,
-    size_t len, const unsigned char *uuid)
+    size_t len, const unsigned char *uuid, struct mark *m,
+    const struct journal_claim *claim)
 {
 	struct ev *e;
 
@@ -263,6 +282,9 @@ unit_push(struct unit *u, const char *file, uint64_t line, const char *p,
 	e->has_uuid = uuid != NULL;
 	if (uuid != NULL)
 		memcpy(e->uuid, uuid, 16);
+	e->mark = m;
+	if ((e->identity = claim != NULL))
+		e->claim = *claim;
 	buf_add(&u->data, p, len);
 }
 
@@ -295,7 +317,8 @@ unit_slice(const struct unit *u, size_t a, size_t b)
 	for (size_t i = a; i < b; i++)
 		unit_push(s, u->ev[i].file, u->ev[i].line,
 		    u->data.p + u->ev[i].off, u->ev[i].len,
-		    u->ev[i].has_uuid ? u->ev[i].uuid : NULL);
+		    u->ev[i].has_uuid ? u->ev[i].uuid : NULL, u->ev[i].mark,
+		    u->ev[i].identity ? &u->ev[i].claim : NULL);
 	s->born = u->born;
 	return s;
 }
@@ -341,6 +364,79 @@ body_of(struct buf *b, const struct unit *u)
 	buf_adds(b, "]}");
 }
 
+/* The mark of the member being read, made at its first event. */
+static struct mark *
+mark_current(void)
+{
+	struct mark *m;
+
+	if (marks_tail != NULL && marks_tail->key == NULL)
+		return marks_tail;
+	m = xcalloc(1, sizeof(*m));
+	if (marks_tail != NULL)
+		marks_tail->next = m;
+	else
+		marks_head = m;
+	marks_tail = m;
+	return m;
+}
+
+/*
+ * Record, in input order, the members of which no event is owed: each
+ * after the commit of its last acknowledgement, so a settled member's
+ * events are all in the journal.  Not inside a read transaction.
+ */
+static void
+settle_ready(void)
+{
+	static int failed;
+
+	while (marks_head != NULL && marks_head->key != NULL &&
+	    marks_head->owed == 0) {
+		struct mark *m = marks_head;
+
+		if (!failed && journal_settle(jdb, m->key) == -1) {
+			/* Only a re-run that reads the member again. */
+			note("%s: %s", opt.journal_path, journal_error(jdb));
+			failed = 1;
+		} else if (!failed)
+			settled++;
+		if ((marks_head = m->next) == NULL)
+			marks_tail = NULL;
+		free(m->key);
+		free(m);
+	}
+}
+
+/* An event of a batch is done with: its member owes one less. */
+static void
+mark_paid(const struct ev *e)
+{
+	if (e->mark != NULL)
+		e->mark->owed--;
+}
+
+/*
+ * A marker: the member being read ends here.  Without a journal there
+ * is nothing to settle; a damaged marker leaves its events to the next
+ * member's, so the damaged one is read again by a re-run.
+ */
+static void
+take_marker(const char *file, uint64_t line, const char *p, size_t len)
+{
+	struct buf key = { 0 };
+	const char *why;
+
+	if (jdb == NULL || opt.dry_run)
+		return;
+	if (settle_parse(p, len, &key, &why) == -1) {
+		note("%s:%llu: %s: not used", file, (unsigned long long)line,
+		    why);
+		return;
+	}
+	mark_current()->key = key.p;
+}
+
 /*
  * Check one input line as capture would; on success add it to the batch
  * being built.  Events already delivered (journal) or already pending in
@@ -354,6 +450,8 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 	const char *why;
 	struct jval *root;
 	struct phevent e;
+	struct journal_claim cl, *claim = NULL;
+	struct mark *m = NULL;
 	unsigned char uuid[16];
 	int has_uuid;
 
@@ -361,6 +459,12 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 		len--;
 	if (len == 0)
 		return;
+	switch (settle_is(p, len)) {
+	case SETTLE_MEMBER:
+		return take_marker(file, line, p, len);
+	case SETTLE_SKIPPED:
+		return;		/* amp-convert's: nothing to send */
+	}
 	c.read++;
 	if (len > opt.max_event) {
 		snprintf(err, sizeof(err), "event of %zu bytes is over the "
@@ -407,6 +511,12 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 			return;
 		}
 	}
+	if (jdb != NULL && !opt.dry_run) {
+		m = mark_current();
+		m->owed++;
+		if (phevent_identity(root, cl.device, cl.user))
+			claim = &cl;
+	}
 	if (building == NULL)
 		building = unit_new();
 	/* The body: envelope, the events, a comma between each two. */
@@ -415,7 +525,8 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 		ready_append(building);
 		building = unit_new();
 	}
-	unit_push(building, file, line, p, len, has_uuid ? uuid : NULL);
+	unit_push(building, file, line, p, len, has_uuid ? uuid : NULL, m,
+	    claim);
 	if (building->n >= batch_limit()) {
 		ready_append(building);
 		building = NULL;
@@ -533,13 +644,20 @@ static void
 delivered(struct slot *s, struct unit *u, long status, double ms)
 {
 	unsigned char (*ids)[16] = xcalloc(u->n ? u->n : 1, 16);
-	size_t k = 0;
+	struct journal_claim *cl = NULL;
+	size_t k = 0, ncl = 0;
 
-	for (size_t i = 0; i < u->n; i++)
+	for (size_t i = 0; i < u->n; i++) {
 		if (u->ev[i].has_uuid)
 			memcpy(ids[k++], u->ev[i].uuid, 16);
+		if (u->ev[i].identity) {
+			if (cl == NULL)
+				cl = xcalloc(u->n, sizeof(*cl));
+			cl[ncl++] = u->ev[i].claim;
+		}
+	}
 	if (jdb != NULL && k > 0 && journal_add(jdb, (const unsigned char
-	    (*)[16])ids, k) == -1) {
+	    (*)[16])ids, k, cl, ncl) == -1) {
 		char why[320];
 
 		/*
@@ -552,17 +670,22 @@ delivered(struct slot *s, struct unit *u, long status, double ms)
 		    "recorded in the journal: %s", journal_error(jdb));
 		note("%s: %s", opt.journal_path, why);
 		free(ids);
+		free(cl);
 		receipt(u, status, "fatal", sent_bytes(s), ms, why);
 		fatal = 1;
 		ready_prepend(u);
 		return;
 	}
 	free(ids);
+	free(cl);
 	c.delivered += u->n;
 	receipt(u, status, "delivered", sent_bytes(s),
 	    ms, NULL);
+	for (size_t i = 0; i < u->n; i++)
+		mark_paid(&u->ev[i]);
 	unit_done(u, 1);
 	unit_free(u);
+	settle_ready();
 }
 
 /* The server's answer, for a message: one line, the token masked. */
@@ -594,8 +717,10 @@ bisect(struct slot *s, struct unit *u, long status, double ms)
 		rejects_add(&rej, u->ev[0].file, u->ev[0].line, why,
 		    u->data.p, u->ev[0].len, status);
 		receipt(u, status, "rejected", sent_bytes(s), ms, NULL);
+		mark_paid(&u->ev[0]);
 		unit_forget(u);
 		unit_free(u);
+		settle_ready();
 		return;
 	}
 	receipt(u, status, "split", sent_bytes(s), ms,
@@ -928,8 +1053,11 @@ read_input(struct input *in)
 		return;
 	}
 	read_lines(in);
-	if (jdb != NULL)
+	if (jdb != NULL) {
 		journal_read_end(jdb);
+		if (!opt.dry_run)
+			settle_ready();
+	}
 }
 
 static void
@@ -1262,6 +1390,9 @@ main(int argc, char *argv[])
 		    (unsigned long long)c.retries, monotime() - started, resent);
 	if (!opt.quiet && !opt.dry_run)
 		fprintf(stderr, "ph-batch: project token %s\n", token_checked);
+	if (!opt.quiet && settled > 0)
+		note("%llu archive members settled in the journal: amp-unpack "
+		    "-j skips them", (unsigned long long)settled);
 	if (jdb != NULL && !opt.dry_run) {
 		struct journal_run jr = { c.read, c.delivered, c.skipped + c.dup,
 		    c.rejected, c.undelivered, c.requests, c.retries, c.bytes };

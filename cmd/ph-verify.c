@@ -35,6 +35,7 @@
 #include "phevent.h"
 #include "rejects.h"
 #include "secret.h"
+#include "settle.h"
 #include "stage.h"
 #include "stop.h"
 #include "timestamp.h"
@@ -331,6 +332,16 @@ line(int pass, const char *name, uint64_t lineno, const char *p,
 
 	if (len == 0)
 		return;
+	switch (settle_is(p, len)) {
+	case SETTLE_MEMBER:
+		return;		/* amp-unpack -j's, for ph-batch */
+	case SETTLE_SKIPPED:
+		/* Skipped members' events would all look missing. */
+		errx(EXIT_DATAERR, "%s:%llu: amp-unpack -j skipped the settled "
+		    "members before this line: ph-verify must see every "
+		    "event: run amp-unpack without -j", name,
+		    (unsigned long long)lineno);
+	}
 	if (event_of(p, len, u, &h, &ours, &why) == -1) {
 		if (cut_last && strcmp(why, "not JSON") == 0) {
 			/* A killed stage before us, not a bad event. */

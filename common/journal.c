@@ -19,6 +19,7 @@
 struct journal {
 	sqlite3		*db;
 	sqlite3_stmt	*has, *add, *begin, *commit, *forget;
+	sqlite3_stmt	*claim, *claimed, *settle, *settled;
 	int64_t		 run;
 	int		 snapshot;	/* in one read transaction */
 	uint64_t	 count;		/* the snapshot's delivered rows */
@@ -48,7 +49,19 @@ static const char schema[] =
     "  rejected INTEGER, undelivered INTEGER, requests INTEGER,"
     "  retries INTEGER, bytes INTEGER);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
-    "INSERT OR IGNORE INTO meta VALUES ('schema', '2');";
+    /*
+     * Schema 3.  settled: archive members (settle.h's key) whose every
+     * event was delivered, so amp-unpack -j skips them.  claims: the
+     * user a device was first merged into (16-byte keys of the ids),
+     * so that ph-alias decides a shared device the same way when the
+     * member that showed its first user is skipped.
+     */
+    "CREATE TABLE IF NOT EXISTS settled ("
+    "  member TEXT PRIMARY KEY, at INTEGER) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS claims ("
+    "  device BLOB PRIMARY KEY, user BLOB) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO meta VALUES ('schema', '3');"
+    "UPDATE meta SET value = '3' WHERE key = 'schema' AND value < '3';";
 
 static int
 fail(struct journal *j, const char *what)
@@ -283,6 +296,10 @@ journal_close(struct journal *j)
 	sqlite3_finalize(j->begin);
 	sqlite3_finalize(j->commit);
 	sqlite3_finalize(j->forget);
+	sqlite3_finalize(j->claim);
+	sqlite3_finalize(j->claimed);
+	sqlite3_finalize(j->settle);
+	sqlite3_finalize(j->settled);
 	if (j->snapshot)
 		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
 	if (j->lockfd != -1)
@@ -339,42 +356,137 @@ step(struct journal *j, sqlite3_stmt *s, const char *what)
 	return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : fail(j, what);
 }
 
-/*
- * One statement over n uuids in one transaction (with at, when now >
- * 0): all of a request's events, or none, as the promise requires.
- */
+/* What to do with one uuid of a transaction (at, when now > 0). */
 static int
-each_uuid(struct journal *j, sqlite3_stmt *st, const char *what,
-    const unsigned char (*u)[16], size_t n, int64_t now)
+one_uuid(struct journal *j, sqlite3_stmt *st, const char *what,
+    const unsigned char u[16], int64_t now)
 {
+	sqlite3_bind_blob(st, 1, u, 16, SQLITE_STATIC);
+	if (now > 0)
+		sqlite3_bind_int64(st, 2, now);
+	return step(j, st, what);
+}
+
+static int
+rollback(struct journal *j)
+{
+	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * The uuids of one request, and the claims of its identity events, in
+ * one transaction: all of a request's events, or none, as the promise
+ * requires.
+ */
+int
+journal_add(struct journal *j, const unsigned char (*u)[16], size_t n,
+    const struct journal_claim *cl, size_t ncl)
+{
+	int64_t now = time(NULL);
+
+	if (ncl > 0 && j->claim == NULL && prepare(j, "INSERT OR IGNORE "
+	    "INTO claims VALUES (?, ?)", &j->claim) == -1)
+		return fail(j, "journal claims");
 	if (step(j, j->begin, "journal begin") == -1)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_blob(st, 1, u[i], 16, SQLITE_STATIC);
-		if (now > 0)
-			sqlite3_bind_int64(st, 2, now);
-		if (step(j, st, what) == -1) {
-			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
+	for (size_t i = 0; i < n; i++)
+		if (one_uuid(j, j->add, "journal insert", u[i], now) == -1)
+			return rollback(j);
+	for (size_t i = 0; i < ncl; i++) {
+		sqlite3_bind_blob(j->claim, 1, cl[i].device, 16,
+		    SQLITE_STATIC);
+		sqlite3_bind_blob(j->claim, 2, cl[i].user, 16, SQLITE_STATIC);
+		if (step(j, j->claim, "journal claim") == -1)
+			return rollback(j);
 	}
-	if (step(j, j->commit, "journal commit") == -1) {
-		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
+	if (step(j, j->commit, "journal commit") == -1)
+		return rollback(j);
 	return 0;
 }
 
-int
-journal_add(struct journal *j, const unsigned char (*u)[16], size_t n)
-{
-	return each_uuid(j, j->add, "journal insert", u, n, time(NULL));
-}
-
+/*
+ * A forgotten event is no longer delivered, so no member that held it
+ * is settled: all the marks go (which members held it is not known),
+ * and the next run with amp-unpack -j reads everything again once.
+ */
 int
 journal_forget(struct journal *j, const unsigned char (*u)[16], size_t n)
 {
-	return each_uuid(j, j->forget, "journal delete", u, n, 0);
+	if (step(j, j->begin, "journal begin") == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (one_uuid(j, j->forget, "journal delete", u[i], 0) == -1)
+			return rollback(j);
+	if (n > 0 && sqlite3_exec(j->db, "DELETE FROM settled", NULL, NULL,
+	    NULL) != SQLITE_OK && strncmp(sqlite3_errmsg(j->db),
+	    "no such table", 13) != 0) {
+		fail(j, "journal settled");
+		return rollback(j);
+	}
+	if (step(j, j->commit, "journal commit") == -1)
+		return rollback(j);
+	return 0;
+}
+
+/* A statement on a table older journals lack: 0, 1 made, -1 error. */
+static int
+prepare_new(struct journal *j, const char *sql, sqlite3_stmt **s)
+{
+	if (*s != NULL)
+		return 1;
+	if (prepare(j, sql, s) == 0)
+		return 1;
+	return strncmp(sqlite3_errmsg(j->db), "no such table", 13) == 0 ?
+	    0 : fail(j, "journal");
+}
+
+int
+journal_claimed(struct journal *j, const unsigned char device[16],
+    unsigned char user[16])
+{
+	int r;
+
+	if ((r = prepare_new(j, "SELECT user FROM claims WHERE device = ?",
+	    &j->claimed)) != 1)
+		return r;
+	sqlite3_bind_blob(j->claimed, 1, device, 16, SQLITE_STATIC);
+	r = sqlite3_step(j->claimed);
+	if (r == SQLITE_ROW && sqlite3_column_bytes(j->claimed, 0) == 16)
+		memcpy(user, sqlite3_column_blob(j->claimed, 0), 16);
+	else if (r == SQLITE_ROW)
+		r = SQLITE_DONE;
+	sqlite3_reset(j->claimed);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : fail(j, "journal claims");
+}
+
+int
+journal_settle(struct journal *j, const char *member)
+{
+	if (j->settle == NULL && prepare(j, "INSERT OR IGNORE INTO settled "
+	    "VALUES (?, ?)", &j->settle) == -1)
+		return fail(j, "journal settled");
+	sqlite3_bind_text(j->settle, 1, member, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(j->settle, 2, time(NULL));
+	return step(j, j->settle, "journal settled");
+}
+
+int
+journal_settled(struct journal *j, const char *member)
+{
+	int r;
+
+	if ((r = prepare_new(j, "SELECT 1 FROM settled WHERE member = ?",
+	    &j->settled)) != 1)
+		return r;
+	sqlite3_bind_text(j->settled, 1, member, -1, SQLITE_STATIC);
+	r = sqlite3_step(j->settled);
+	sqlite3_reset(j->settled);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : fail(j, "journal settled");
 }
 
 int

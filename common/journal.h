@@ -3,9 +3,12 @@
  * event's uuid is added only after a 2xx for the request that carried
  * it, all of one request in one transaction, so the journal never claims
  * more than was delivered.  ph-batch skips what is already there;
- * ph-alias reads it to skip identity events sent in earlier runs;
+ * ph-alias reads it to skip identity events sent in earlier runs, and
+ * the claims ph-batch records with them to decide shared devices;
  * ph-report reads it, and the runs table ph-batch keeps, to say what
- * arrived.  The database is in WAL mode so all of them can use it at
+ * arrived; ph-verify forgets what PostHog does not have.  ph-batch also
+ * records the archive members it has settled (settle.h), which
+ * amp-unpack -j skips and amp-convert -j asks about.  The database is in WAL mode so all of them can use it at
  * once.  This is the only module that opens it (and the only one that
  * calls SQLite), so the schema has one owner.
  */
@@ -63,12 +66,32 @@ int		 journal_lookup(struct journal *, const unsigned char uuid[16],
  */
 int		 journal_read_begin(struct journal *);
 void		 journal_read_end(struct journal *);
-/* Record n delivered uuids in one transaction: 0, or -1. */
+/* A device's first user, as 16-byte keys (ph-alias's device_key). */
+struct journal_claim {
+	unsigned char	device[16], user[16];
+};
+/*
+ * Record n delivered uuids, and the claims of the identity events among
+ * them (a device already claimed keeps its first user), in one
+ * transaction: 0, or -1.
+ */
 int		 journal_add(struct journal *, const unsigned char (*)[16],
-		    size_t n);
+		    size_t n, const struct journal_claim *, size_t nclaims);
+/* The user that claimed device: 1 (in user), 0 none, -1 error. */
+int		 journal_claimed(struct journal *, const unsigned char device[16],
+		    unsigned char user[16]);
+/*
+ * An archive member (settle.h's key) whose every event is delivered:
+ * journal_settle records it (0, or -1); journal_settled says 1 if it is
+ * recorded, 0 if not (also in a journal older than the table), -1 on an
+ * error.
+ */
+int		 journal_settle(struct journal *, const char *member);
+int		 journal_settled(struct journal *, const char *member);
 /*
  * Forget n uuids in one transaction, so ph-batch sends them again:
  * ph-verify's repair of events PostHog acknowledged but does not have.
+ * Every settled member is forgotten with them.
  */
 int		 journal_forget(struct journal *, const unsigned char (*)[16],
 		    size_t n);

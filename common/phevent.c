@@ -1,6 +1,9 @@
 /* phevent: capture's rules for one event. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "distinct.h"
 #include "json.h"
 #include "phevent.h"
 #include "timestamp.h"
@@ -90,4 +93,61 @@ phevent_check(const struct jval *root, struct phevent *e, const char **why)
 		e->has_ts = 1;
 	}
 	return 0;
+}
+
+/* A name-based uuid of the id: the same key in ph-alias and ph-batch. */
+void
+phevent_id_key(const char *id, size_t n, unsigned char key[16])
+{
+	static const char pre[] = "ph-alias\x1f" "device\x1f";
+	static struct buf name;
+	char uuid[UUID_STRLEN + 1];
+
+	name.len = 0;
+	buf_add(&name, pre, sizeof(pre) - 1);
+	buf_add(&name, id, n);
+	uuid_v5(name.p, name.len, uuid);
+	if (uuid_bytes(uuid, UUID_STRLEN, key) == -1)
+		abort();
+}
+
+/* A string or a number (as its text), not empty: an id. */
+static int
+id_of(const struct jval *v, const char **s, size_t *n)
+{
+	if (v == NULL || (v->type != J_STR && v->type != J_NUM) || v->n == 0)
+		return 0;
+	*s = v->u.s;
+	*n = v->n;
+	return 1;
+}
+
+int
+phevent_identity(const struct jval *root, unsigned char device[16],
+    unsigned char user[16])
+{
+	const struct jval *ev = json_get(root, "event");
+	const struct jval *props = json_get(root, "properties");
+	const char *d, *u;
+	size_t dn, un;
+
+	if (ev == NULL || ev->type != J_STR || props == NULL ||
+	    props->type != J_OBJ)
+		return 0;
+	if (json_is_str(ev, "$identify")) {
+		if (!id_of(json_get(root, "distinct_id"), &u, &un) ||
+		    !id_of(json_get(props, "$anon_distinct_id"), &d, &dn))
+			return 0;
+	} else if (json_is_str(ev, "$create_alias")) {
+		if (!id_of(json_get(root, "distinct_id"), &d, &dn) ||
+		    !id_of(json_get(props, "alias"), &u, &un))
+			return 0;
+	} else
+		return 0;
+	if ((dn == un && memcmp(d, u, dn) == 0) ||
+	    !distinct_id_mergeable(d, dn) || !distinct_id_mergeable(u, un))
+		return 0;
+	phevent_id_key(d, dn, device);
+	phevent_id_key(u, un, user);
+	return 1;
 }

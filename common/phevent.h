@@ -36,4 +36,17 @@ struct phevent {
 int	phevent_check(const struct jval *root, struct phevent *e,
 	    const char **why);
 
+/*
+ * The pair an identity event merges: $identify (distinct_id the user,
+ * $anon_distinct_id the device) or $create_alias (distinct_id the
+ * device, properties.alias the user), both ids mergeable and distinct.
+ * 1 with the 16-byte keys of device and user, else 0.  ph-batch records
+ * the pair of each identity event it delivers as the device's claim in
+ * the journal, and ph-alias, keying the ids the same way with
+ * phevent_id_key, asks who claimed a device it has not seen in its run.
+ */
+int	phevent_identity(const struct jval *root, unsigned char device[16],
+	    unsigned char user[16]);
+void	phevent_id_key(const char *id, size_t n, unsigned char key[16]);
+
 #endif

@@ -508,7 +508,7 @@ def test_usage_errors(tmp_path, opts):
     assert p.returncode == 2
     assert p.stdout == b""
     assert p.stderr.startswith(b"amp-unpack: ") or \
-        b"usage: amp-unpack [-lp] [--strict]" in p.stderr
+        b"usage: amp-unpack [-lp] [-j journal] [--strict]" in p.stderr
 
 
 # ---------------------------------------------------------------- list
