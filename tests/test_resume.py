@@ -317,3 +317,23 @@ def test_verify_forgetting_unsettles_every_member(tmp_path, capture_factory,
     assert p.returncode == 0, p.stderr
     assert b"skipped" not in p.stderr
     assert set(e["uuid"] for e in cap.events()) == set(one_run([z]))
+
+
+def test_report_ignores_markers_and_refuses_a_resumed_stream(tmp_path,
+                                                            capture):
+    m0 = [row(1, "joe", "dev-10", 0)]
+    ab = make_zip(tmp_path / "ab.zip", [(member(0), m0), (member(1), m0)])
+    j = tmp_path / "j.db"
+    assert sh(pipeline(tmp_path, [ab], capture.url)).returncode == 0
+    plain = sh("%s %s | %s -j %s --json" % (
+        prog("amp-unpack"), ab, prog("ph-report"), j))
+    # the first run wrote markers and settled both members
+    marked = sh("%s -j %s.none %s | %s -j %s --json" % (
+        prog("amp-unpack"), j, ab, prog("ph-report"), j))
+    assert plain.returncode == marked.returncode == 0, marked.stderr
+    assert json.loads(plain.stdout) == json.loads(marked.stdout)
+    p = sh("%s -j %s %s | %s -j %s" % (prog("amp-unpack"), j, ab,
+                                       prog("ph-report"), j))
+    assert p.returncode == 65
+    assert b"the report must read every row: run amp-unpack without -j" in \
+        p.stderr

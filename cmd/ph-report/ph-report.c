@@ -35,6 +35,7 @@
 #include "period.h"
 #include "receipt.h"
 #include "rejects.h"
+#include "settle.h"
 #include "timestamp.h"
 #include "utf8.h"
 #include "uuid.h"
@@ -392,6 +393,16 @@ read_export(const char *path)
 		if (r == LINE_ERROR) {
 			warnx("%s: read error: %s", l.name, l.errmsg);
 			break;
+		}
+		switch (r == LINE_OK ? settle_is(p, len) : SETTLE_NONE) {
+		case SETTLE_MEMBER:
+			continue;	/* amp-unpack -j's, not a row */
+		case SETTLE_SKIPPED:
+			/* The skipped members' rows would look missing. */
+			errx(EXIT_DATAERR, "%s:%llu: amp-unpack -j skipped the "
+			    "settled members before this line: the report must "
+			    "read every row: run amp-unpack without -j", l.name,
+			    (unsigned long long)l.lineno);
 		}
 		st.lines++;
 		if (r == LINE_TOOLONG) {
