@@ -220,6 +220,38 @@ deep(int levels, int close, const char *what)
 	buf_free(&b);
 }
 
+/*
+ * Each odd byte at each place in strings of 1 to 47 bytes, so that it
+ * falls in the 16- and 8-byte scans and the bytes after them.
+ */
+static void
+places(void)
+{
+	static const char *const odd[] = {
+		"\x01", "\x1f", "\\n", "\\u00e9", "\\ud83d", "\\q", "\xc3\xa9",
+		"\xe2\x80\x93", "\xff", "\xc3", "\x7f", "\"", "\\",
+	};
+	struct buf b = { 0 };
+	int bad = 0;
+
+	for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++)
+		for (int len = 1; len < 48; len++)
+			for (int at = 0; at < len; at++) {
+				b.len = 0;
+				buf_adds(&b, "[\"");
+				for (int i = 0; i < len; i++)
+					if (i == at)
+						buf_adds(&b, odd[k]);
+					else
+						buf_addc(&b, 'a' + i % 26);
+				buf_adds(&b, "\",\"tail \xc3\xa9\"]");
+				if (!agrees(b.p, b.len) && bad++ < 5)
+					diag("disagree on: %.*s", (int)b.len, b.p);
+			}
+	ok(bad == 0, "odd bytes at every place of a string agree with YAJL");
+	buf_free(&b);
+}
+
 static void
 random_texts(int borrow)
 {
@@ -309,6 +341,7 @@ main(void)
 	message("[\"\xff\"]", "invalid UTF-8");
 	message("", "invalid JSON: parse error: premature EOF (near byte 0)");
 
+	places();
 	random_texts(0);
 	json_parser_borrow(fastp);
 	json_parser_borrow(yajlp);
