@@ -2403,7 +2403,14 @@ flush_out(int force)
  * file is this build's own: a state of another version, or of other
  * options that change what is written, is refused.
  */
-#define STATE_EVERY	30.0	/* seconds between saves, at most */
+/*
+ * When to save: after a member, once the input read since the last save
+ * is STATE_RATIO times the last state's size (so saving costs a few per
+ * cent of reading at most, and a re-run converts again little more than
+ * what was in the pipes), or STATE_EVERY seconds went by (a slow run).
+ */
+#define STATE_EVERY	30.0
+#define STATE_RATIO	16
 #define STATE_ENV	"AMP2PH_STATE_EVERY"
 #define STATE_KEEP	64	/* state files kept, at most */
 
@@ -2412,6 +2419,8 @@ static struct buf	 optsig, member_key;
 static char		 fprint[UUID_STRLEN + 1];
 static int		 at_member_end;	/* the last line was a marker */
 static double		 last_save;
+static uint64_t		 state_bytes;	/* the size of the last state */
+static uint64_t		 read_since;	/* input bytes since the last save */
 static uint64_t		 state_next;	/* the number of the next state file */
 static struct journal	*state_jdb;	/* to ask what is settled */
 
@@ -2575,6 +2584,8 @@ state_save(void)
 		put(fp, &persons[i], sizeof(persons[i]));
 	}
 	put(fp, "end\n", 4);
+	state_bytes = ftello(fp);
+	read_since = 0;
 	/* Whole or not at all: written aside, made durable, renamed. */
 	if (fflush(fp) == EOF || fsync(fd) == -1 || fclose(fp) == EOF)
 		err(EXIT_RUNTIME, "%s", tp.p);
@@ -2700,7 +2711,8 @@ marker(const char *file, uint64_t lineno, int kind, const char *line,
 			every = e != NULL && *e != '\0' ? atof(e) : STATE_EVERY;
 		}
 		at_member_end = 1;
-		if (monotime() - last_save >= every) {
+		if (read_since >= STATE_RATIO * state_bytes ||
+		    monotime() - last_save >= every) {
 			state_save();
 			at_member_end = 2;	/* saved: not again at the end */
 		}
@@ -2729,6 +2741,7 @@ do_line(const char *file, uint64_t lineno, const char *line, size_t len)
 		return;
 	}
 	at_member_end = 0;
+	read_since += len + 1;
 	st.lines++;
 	/* Blank lines (spaces, tabs, a CR) are not events. */
 	if (amp_line_blank(line, len)) {

@@ -121,6 +121,13 @@ def test_kill9_then_resume_sends_what_one_run_sends(tmp_path, capture):
     assert proc.poll() is None, "the first run ended before the kill"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # every stage gone, ph-batch's lock on the journal with it
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
     first = len(capture.events())
     done = settled(tmp_path)
     assert 0 < done and first < len(want)
