@@ -344,3 +344,19 @@ def test_report_ignores_markers_and_refuses_a_resumed_stream(tmp_path,
     assert p.returncode == 65
     assert b"the report must read every row: run amp-unpack without -j" in \
         p.stderr
+
+
+def test_shared_device_none_holds_markers_back(tmp_path):
+    """--shared-device none writes its identity events after all input:
+    the markers wait for them, so no member settles before they go."""
+    m0 = [row(1, "lea", "dev-11", 0)]
+    m1 = [row(2, "lea", "dev-11", 1), row(3, "max", "dev-12", 1)]
+    ab = make_zip(tmp_path / "ab.zip", [(member(0), m0), (member(1), m1)])
+    p = sh("%s -j %s %s | %s -q | %s -q --shared-device none" % (
+        prog("amp-unpack"), tmp_path / "j.db", ab, prog("amp-convert"),
+        prog("ph-alias")))
+    assert p.returncode == 0, p.stderr
+    kinds = [b"marker" if l.startswith(b'{"$amp2ph_member"') else
+             json.loads(l)["event"].encode() for l in p.stdout.splitlines()]
+    assert kinds == [b"Search", b"Search", b"Search", b"$identify",
+                     b"$identify", b"marker", b"marker"], kinds
