@@ -4,22 +4,39 @@
 
 #include "uuid.h"
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	/* ASCII's case bit, rather than tolower(3) and its locale lookup. */
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/*
+ * Hex digit values, -1 for other bytes.  A table rather than tests: the
+ * digits of random UUIDs defeat branch prediction, and uuid_bytes reads
+ * every row's.
+ */
+static const signed char hexval[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, -1, -1, -1, -1, -1, -1,
+	-1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 int
 uuid_bytes(const char *s, size_t n, unsigned char out[16])
 {
-	int k = 0;
+	/* Where each byte's two digits start in the hyphenated form. */
+	static const unsigned char at36[16] = {
+		0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34
+	};
+	unsigned char b[16];
+	int bad = 0;
 
 	if (n >= 9 && strncasecmp(s, "urn:uuid:", 9) == 0) {
 		s += 9;
@@ -29,23 +46,24 @@ uuid_bytes(const char *s, size_t n, unsigned char out[16])
 		s++;
 		n -= 2;
 	}
-	if (n != 36 && n != 32)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int h, l;
-
-		if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
-			if (s[i] != '-')
-				return -1;
-			continue;
-		}
-		if (i + 1 >= n || (h = hexval(s[i])) < 0 ||
-		    (l = hexval(s[i + 1])) < 0)
+	if (n == 36) {
+		if (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
 			return -1;
-		out[k++] = h << 4 | l;
-		i++;
+	} else if (n != 32)
+		return -1;
+	/* All 32 digits, then one test: no branch per digit. */
+	for (int k = 0; k < 16; k++) {
+		size_t i = n == 36 ? at36[k] : 2 * (size_t)k;
+		int h = hexval[(unsigned char)s[i]];
+		int l = hexval[(unsigned char)s[i + 1]];
+
+		bad |= h | l;
+		b[k] = (unsigned)h << 4 | (unsigned)l;
 	}
-	return k == 16 ? 0 : -1;
+	if (bad < 0)
+		return -1;
+	memcpy(out, b, 16);
+	return 0;
 }
 
 void

@@ -1,6 +1,9 @@
 /* Unit checks of common/uuid: accepted forms, v5 and v7. */
+#include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "uuid.h"
 #include "tap.h"
@@ -45,6 +48,80 @@ canonical(const char *s)
 		    !is_hexchar(s[i]))
 			return 0;
 	return 1;
+}
+
+/* uuid_bytes as it was first written, one character at a time. */
+static int
+ref_bytes(const char *s, size_t n, unsigned char out[16])
+{
+	int k = 0;
+
+	if (n >= 9 && strncasecmp(s, "urn:uuid:", 9) == 0) {
+		s += 9;
+		n -= 9;
+	}
+	if (n == 38 && s[0] == '{' && s[37] == '}') {
+		s++;
+		n -= 2;
+	}
+	if (n != 36 && n != 32)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
+			if (s[i] != '-')
+				return -1;
+			continue;
+		}
+		if (i + 1 >= n || !isxdigit((unsigned char)s[i]) ||
+		    !isxdigit((unsigned char)s[i + 1]))
+			return -1;
+		char two[3] = { s[i], s[i + 1], '\0' };
+		out[k++] = (unsigned char)strtoul(two, NULL, 16);
+		i++;
+	}
+	return k == 16 ? 0 : -1;
+}
+
+/* Random near-UUIDs: each form, with a wrong byte now and then. */
+static void
+random_bytes(void)
+{
+	static const char *const pre[] = { "", "", "urn:uuid:", "URN:UUID:",
+	    "{", "urn:uuid:{" };
+	static const char odd[] = "-gG{}: \x80\xff" "0aF";
+	uint64_t r = 88172645463325252ULL;
+	int bad = 0, good = 0;
+
+	for (int t = 0; t < 200000; t++) {
+		char s[64];
+		unsigned char a[16], b[16];
+		size_t n;
+
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		n = strlen(strcpy(s, pre[r % 6]));
+		int hyph = (r >> 3) & 1;
+		for (int i = 0; i < (hyph ? 36 : 32); i++)
+			s[n++] = hyph && (i == 8 || i == 13 || i == 18 ||
+			    i == 23) ? '-' : "0123456789abcdefABCDEF"[(r >> (i %
+			    40)) % 22];
+		if (strchr(pre[r % 6], '{') != NULL)
+			s[n++] = '}';
+		if ((r >> 50) % 3 == 0)
+			s[(r >> 20) % n] = odd[(r >> 30) % (sizeof(odd) - 1)];
+		if ((r >> 55) % 8 == 0)
+			n -= (r >> 58) % 3;
+		memset(a, 0x5a, 16);
+		memcpy(b, a, 16);
+		int ra = uuid_bytes(s, n, a), rb = ref_bytes(s, n, b);
+		if (ra != rb || (ra == 0 && memcmp(a, b, 16) != 0))
+			bad++;
+		good += ra == 0;
+	}
+	ok(bad == 0 && good > 50000 && good < 190000,
+	    "uuid_bytes agrees with a digit-by-digit reader (%d of 200000 "
+	    "read)", good);
 }
 
 int
@@ -136,5 +213,22 @@ main(void)
 	ok(strncmp(a, "ffffffff-ffff-7", 15) == 0, "uuid_v7_at(2^48 - 1)");
 	ok(uuid_canon(a, strlen(a), b) == 0 && strcmp(a, b) == 0,
 	    "a v7 UUID is accepted as is");
+	{
+		unsigned char v[16];
+		char want[UUID_STRLEN + 1];
+
+		/* v7 is v5's bytes with the time and the version bits. */
+		uuid_v5("amplitude-session\x1f" "d\x1f" "17", 22, want);
+		uuid_bytes(want, UUID_STRLEN, v);
+		for (int i = 0; i < 6; i++)
+			v[i] = 0x018cc251f400ULL >> (40 - 8 * i);
+		v[6] = 0x70 | (v[6] & 0x0f);
+		v[8] = 0x80 | (v[8] & 0x3f);
+		uuid_format(v, want);
+		uuid_v7_at(0x018cc251f400ULL, "amplitude-session\x1f" "d\x1f"
+		    "17", 22, a);
+		ok_str(a, want, "uuid_v7_at is v5's bits under the time");
+	}
+	random_bytes();
 	return tap_done();
 }
