@@ -2415,7 +2415,8 @@ flush_out(int force)
 #define STATE_KEEP	64	/* state files kept, at most */
 
 static const char	*journal_path;
-static struct buf	 optsig, member_key;
+static struct buf	 optsig, member_key, member_at;
+static uint64_t		 member_seq;
 static char		 fprint[UUID_STRLEN + 1];
 static int		 at_member_end;	/* the last line was a marker */
 static double		 last_save;
@@ -2487,6 +2488,17 @@ get_str(FILE *fp, const char *path)
 	return p;
 }
 
+/* The member's key in a state's place (settle_at): the text before " #". */
+static const char *
+state_member(struct buf *at)
+{
+	char *h = strrchr(at->p, '#');
+
+	if (h != NULL && h > at->p && h[-1] == ' ')
+		h[-1] = '\0';
+	return at->p;
+}
+
 /*
  * The states a re-run could start from: the newest whose member is
  * settled, and every newer one (their members may settle yet).  The
@@ -2504,8 +2516,8 @@ state_prune(void)
 		state_jdb = journal_open(journal_path, 1, err, sizeof(err));
 	for (size_t i = n; state_jdb != NULL && i-- > 0;) {
 		key.len = 0;
-		if (settle_state_key(journal_path, ns[i], &key) &&
-		    journal_settled(state_jdb, key.p) == 1) {
+		if (settle_state_at(journal_path, ns[i], &key) &&
+		    journal_settled(state_jdb, state_member(&key)) == 1) {
 			keep = i;
 			break;
 		}
@@ -2544,8 +2556,10 @@ state_save(void)
 	if ((fd = open(tp.p, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
 	    (fp = fdopen(fd, "w")) == NULL)
 		err(EXIT_RUNTIME, "%s", tp.p);
+	member_at.len = 0;
+	settle_at(&member_at, member_key.p, member_seq);
 	fprintf(fp, "%s\n%s\n%s\n%s\n", SETTLE_STATE_MAGIC, AMP2PH_VERSION,
-	    fprint, member_key.p);
+	    fprint, member_at.p);
 	put(fp, &sess_clock, sizeof(sess_clock));
 	for (size_t i = 0; sessions != NULL && i < (size_t)SESS_SETS *
 	    SESS_WAYS; i++)
@@ -2689,7 +2703,7 @@ marker(const char *file, uint64_t lineno, int kind, const char *line,
 
 	if (journal_path != NULL || kind == SETTLE_SKIPPED) {
 		member_key.len = 0;
-		if (settle_parse(line, len, &member_key, &why) == -1)
+		if (settle_parse(line, len, &member_key, &member_seq, &why) == -1)
 			errx(EXIT_DATAERR, "%s:%llu: %s", file,
 			    (unsigned long long)lineno, why);
 	}
@@ -2703,7 +2717,9 @@ marker(const char *file, uint64_t lineno, int kind, const char *line,
 			errx(EXIT_DATAERR, "%s:%llu: a resume marker after "
 			    "events: not the output of one amp-unpack -j", file,
 			    (unsigned long long)lineno);
-		state_load(file, lineno, member_key.p);
+		member_at.len = 0;
+		settle_at(&member_at, member_key.p, member_seq);
+		state_load(file, lineno, member_at.p);
 		last_save = monotime();
 	} else if (journal_path != NULL) {
 		if (every < 0) {

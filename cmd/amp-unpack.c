@@ -58,6 +58,7 @@ static const char	*journal_path;
 static struct journal	*jdb;
 static uint64_t		 skipped, skipped_bytes;
 static size_t		 cur_file;	/* index of the input being read */
+static uint64_t		 member_seq;	/* zip members met, in reading order */
 
 /*
  * The resume point: the members up to the pos-th (in reading order) of
@@ -429,8 +430,9 @@ emit(struct src *raw, const char *where, const char *what)
 
 /* A zip entry as settle.h names it. */
 static void
-member_of(const struct zip_entry *e, struct settle_member *m)
+member_of(const struct zip_entry *e, uint64_t seq, struct settle_member *m)
 {
+	m->seq = seq;
 	m->name = e->name;
 	m->namelen = strlen(e->name);
 	m->crc = e->crc;
@@ -569,6 +571,7 @@ do_zip(int fd, const char *path)
 			    e->usize);
 			continue;
 		}
+		member_seq++;
 		if (resume.file != SIZE_MAX && (cur_file < resume.file ||
 		    (cur_file == resume.file && i <= resume.pos))) {
 			skipped++;
@@ -578,7 +581,7 @@ do_zip(int fd, const char *path)
 			continue;
 		}
 		settle = settleable(e);
-		member_of(e, &sm);
+		member_of(e, member_seq, &sm);
 		if ((m = zip_member(&z, e - z.ent, err, sizeof(err))) == NULL) {
 			bad(path, e->name, err);
 			continue;
@@ -703,15 +706,15 @@ open_journal(void)
 static void
 plan_resume(struct strv *files)
 {
-	struct buf *keys, key = { 0 };
-	uint64_t *ns, run = 0;
+	struct buf *keys, key = { 0 }, at = { 0 };
+	uint64_t *ns, run = 0, seq = 0;
 	size_t nstates = settle_state_list(journal_path, &ns);
 	int *have, stop = 0;
 
 	keys = xcalloc(nstates + 1, sizeof(*keys));
 	have = xcalloc(nstates + 1, sizeof(*have));
 	for (size_t i = 0; i < nstates; i++)
-		have[i] = settle_state_key(journal_path, ns[i], &keys[i]);
+		have[i] = settle_state_at(journal_path, ns[i], &keys[i]);
 	for (size_t j = 0; j < files->n && !stop; j++) {
 		unsigned char head[4];
 		struct zip z;
@@ -736,11 +739,12 @@ plan_resume(struct strv *files)
 
 			if (skip_reason(e->name) != NULL || !selected(e->name))
 				continue;
+			seq++;
 			if (!settleable(e)) {
 				stop = 1;
 				break;
 			}
-			member_of(e, &m);
+			member_of(e, seq, &m);
 			key.len = 0;
 			settle_key(&key, &m);
 			if ((r = journal_settled(jdb, key.p)) == -1)
@@ -751,8 +755,10 @@ plan_resume(struct strv *files)
 				break;
 			}
 			run++;
+			at.len = 0;
+			settle_at(&at, key.p, seq);
 			for (size_t k = 0; k < nstates; k++)
-				if (have[k] && strcmp(keys[k].p, key.p) == 0) {
+				if (have[k] && strcmp(keys[k].p, at.p) == 0) {
 					resume.file = j;
 					resume.pos = i;
 					resume.line.len = 0;
@@ -775,6 +781,7 @@ plan_resume(struct strv *files)
 	free(have);
 	free(ns);
 	buf_free(&key);
+	buf_free(&at);
 }
 
 /* Files of a directory tree, each directory's entries in natural order. */

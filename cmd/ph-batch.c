@@ -426,10 +426,11 @@ take_marker(const char *file, uint64_t line, const char *p, size_t len)
 {
 	struct buf key = { 0 };
 	const char *why;
+	uint64_t seq;
 
 	if (jdb == NULL || opt.dry_run)
 		return;
-	if (settle_parse(p, len, &key, &why) == -1) {
+	if (settle_parse(p, len, &key, &seq, &why) == -1) {
 		note("%s:%llu: %s: not used", file, (unsigned long long)line,
 		    why);
 		return;

@@ -27,8 +27,10 @@ settle_is(const char *p, size_t len)
 	return SETTLE_NONE;
 }
 
-void
-settle_line(struct buf *b, int kind, const struct settle_member *m)
+/* The marker's text; with seq, the member's place too. */
+static void
+marker_text(struct buf *b, int kind, const struct settle_member *m,
+    int seq)
 {
 	struct buf clean = { 0 };
 
@@ -42,29 +44,47 @@ settle_line(struct buf *b, int kind, const struct settle_member *m)
 		buf_free(&clean);
 	}
 	buf_printf(b, ",\"crc32\":\"%08" PRIx32 "\",\"compressed\":%" PRIu64
-	    ",\"uncompressed\":%" PRIu64 "}\n", m->crc, m->csize, m->usize);
+	    ",\"uncompressed\":%" PRIu64, m->crc, m->csize, m->usize);
+	if (seq)
+		buf_printf(b, ",\"seq\":%" PRIu64, m->seq);
+	buf_adds(b, "}\n");
+}
+
+void
+settle_line(struct buf *b, int kind, const struct settle_member *m)
+{
+	marker_text(b, kind, m, 1);
+}
+
+void
+settle_at(struct buf *b, const char *key, uint64_t seq)
+{
+	buf_printf(b, "%s #%" PRIu64, key, seq);
+	buf_addc(b, '\0');
+	b->len--;
 }
 
 /*
- * The key is the marker's own text, so that the name the journal holds
- * is the one amp-unpack wrote (a name that is not UTF-8 cleaned the same
- * way on both sides).
+ * The key is the marker's own text without its place, so that the name
+ * the journal holds is the one amp-unpack wrote (a name that is not
+ * UTF-8 cleaned the same way on both sides).
  */
 void
 settle_key(struct buf *b, const struct settle_member *m)
 {
-	settle_line(b, SETTLE_MEMBER, m);
+	marker_text(b, SETTLE_MEMBER, m, 0);
 	b->len--;			/* the newline */
 	buf_addc(b, '\0');
 	b->len--;
 }
 
 int
-settle_parse(const char *p, size_t len, struct buf *b, const char **why)
+settle_parse(const char *p, size_t len, struct buf *b, uint64_t *seq,
+    const char **why)
 {
 	static struct json_parser *jp;
 	char err[128];
-	const struct jval *root, *name, *crc, *cs, *us;
+	const struct jval *root, *name, *crc, *cs, *us, *sq;
 	struct settle_member m;
 	char *end;
 
@@ -82,12 +102,16 @@ settle_parse(const char *p, size_t len, struct buf *b, const char **why)
 	crc = json_get(root, "crc32");
 	cs = json_get(root, "compressed");
 	us = json_get(root, "uncompressed");
+	sq = json_get(root, "seq");
 	if (name == NULL || name->type != J_STR || crc == NULL ||
 	    crc->type != J_STR || crc->n != 8 || cs == NULL ||
-	    cs->type != J_NUM || us == NULL || us->type != J_NUM) {
-		*why = "a member marker without its name, crc32 and sizes";
+	    cs->type != J_NUM || us == NULL || us->type != J_NUM ||
+	    sq == NULL || sq->type != J_NUM) {
+		*why = "a member marker without its name, crc32, sizes and "
+		    "seq";
 		return -1;
 	}
+	*seq = strtoull(sq->u.s, NULL, 10);
 	m.name = name->u.s;
 	m.namelen = name->n;
 	m.crc = (uint32_t)strtoul(crc->u.s, &end, 16);
@@ -163,7 +187,7 @@ settle_state_list(const char *journal, uint64_t **ns)
 }
 
 int
-settle_state_key(const char *journal, uint64_t n, struct buf *key)
+settle_state_at(const char *journal, uint64_t n, struct buf *key)
 {
 	char *path = settle_state_path(journal, n);
 	FILE *fp = fopen(path, "r");

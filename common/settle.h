@@ -37,6 +37,7 @@ struct settle_member {
 	size_t		 namelen;
 	uint32_t	 crc;		/* of the member's stored bytes */
 	uint64_t	 csize, usize;	/* stored and inflated sizes */
+	uint64_t	 seq;		/* its place in the reading order, from 1 */
 };
 
 /*
@@ -50,14 +51,23 @@ int	settle_is(const char *p, size_t len);
  * to b.
  */
 void	settle_line(struct buf *b, int kind, const struct settle_member *m);
-/* The journal's key of m, appended to b (a NUL after it, not counted). */
+/*
+ * The journal's key of m, appended to b (a NUL after it, not counted):
+ * what the member holds, wherever it is read.
+ */
 void	settle_key(struct buf *b, const struct settle_member *m);
 /*
- * The key of a marker line of either kind (the member it names),
- * appended to b: 0, or -1 with why set when the line is not a
- * well-formed marker.
+ * Where a state was saved: the key and the member's place in the
+ * reading order.  A member exported twice (overlapping windows) is one
+ * key in two places, and the state after each is another.
  */
-int	settle_parse(const char *p, size_t len, struct buf *b,
+void	settle_at(struct buf *b, const char *key, uint64_t seq);
+/*
+ * The key of a marker line of either kind (the member it names),
+ * appended to b, and the member's place in *seq: 0, or -1 with why set
+ * when the line is not a well-formed marker.
+ */
+int	settle_parse(const char *p, size_t len, struct buf *b, uint64_t *seq,
 	    const char **why);
 
 /*
@@ -67,8 +77,9 @@ int	settle_parse(const char *p, size_t len, struct buf *b,
  * it has: amp-convert runs ahead of ph-batch by what the pipes and
  * ph-batch's queue hold, so the newest state is seldom one a re-run can
  * start from.  A file starts with SETTLE_STATE_MAGIC, amp-convert's
- * version and the fingerprint of its options (each on a line), then the
- * member's key and a newline; what follows is amp-convert's own.
+ * version and the fingerprint of its options (each on a line), then
+ * where it was saved (settle_at) and a newline; what follows is
+ * amp-convert's own.
  */
 #define SETTLE_STATE_MAGIC	"amp2ph-convert-state 1"
 /* The name of state file n: malloc'ed. */
@@ -79,12 +90,13 @@ char	*settle_state_path(const char *journal, uint64_t n);
  */
 size_t	 settle_state_list(const char *journal, uint64_t **ns);
 /*
- * The header of a state file, read from fp: 1 with the key in key (and
- * version and fingerprint, if not NULL), 0 if fp is not a state file.
+ * The header of a state file, read from fp: 1 with where it was saved
+ * in at (and version and fingerprint, if not NULL), 0 if fp is not a
+ * state file.
  */
-int	 settle_state_header(FILE *fp, struct buf *key, struct buf *version,
+int	 settle_state_header(FILE *fp, struct buf *at, struct buf *version,
 	    struct buf *fingerprint);
-/* The key of state file n, into key: 1, or 0 if it has none. */
-int	 settle_state_key(const char *journal, uint64_t n, struct buf *key);
+/* Where state file n was saved, into at: 1, or 0 if it says not. */
+int	 settle_state_at(const char *journal, uint64_t n, struct buf *at);
 
 #endif
