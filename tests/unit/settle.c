@@ -29,6 +29,8 @@ main(void)
 	size_t n;
 
 	settle_line(&line, SETTLE_MEMBER, &m);
+	buf_addc(&line, '\0');
+	line.len--;
 	ok(strcmp(line.p, "{\"$amp2ph_member\":\"123/123_2024-01-01_5#0."
 	    "json.gz\",\"crc32\":\"0badcafe\",\"compressed\":1234,"
 	    "\"uncompressed\":56789,\"seq\":7}\n") == 0, "the member marker: %.*s",
