@@ -375,6 +375,7 @@ struct sess {
 	uint32_t	 pvurl, pvpath, pvhost;	/* $current_url, $pathname, $host */
 	int64_t		 pvus;		/* its time */
 	char		 pvuuid[UUID_STRLEN];	/* its uuid */
+	char		 sid[UUID_STRLEN + 1];	/* its $session_id, once made */
 };
 
 static struct sess	*sessions;
@@ -2250,13 +2251,20 @@ convert(const struct jval *root, const char **why)
 			d = NULL;
 		sid_ms = strtoull(sidv->u.s, NULL, 10);
 		a.sess = session_of(d, sidv, sid_ms, e.us / 1000);
-		tmp.len = 0;
-		buf_adds(&tmp, "amplitude-session\x1f");
-		if (d != NULL)
-			buf_add(&tmp, d->u.s, d->n);
-		buf_addc(&tmp, '\x1f');
-		buf_add(&tmp, sidv->u.s, sidv->n);
-		uuid_v7_at(a.sess->ms, tmp.p, tmp.len, sid);
+		/*
+		 * A function of the slot's identity and time, both fixed
+		 * when the slot was taken: one SHA-1 a session, not an event.
+		 */
+		if (a.sess->sid[0] == '\0') {
+			tmp.len = 0;
+			buf_adds(&tmp, "amplitude-session\x1f");
+			if (d != NULL)
+				buf_add(&tmp, d->u.s, d->n);
+			buf_addc(&tmp, '\x1f');
+			buf_add(&tmp, sidv->u.s, sidv->n);
+			uuid_v7_at(a.sess->ms, tmp.p, tmp.len, a.sess->sid);
+		}
+		memcpy(sid, a.sess->sid, sizeof(a.sess->sid));
 	}
 
 	geo_read(&g, &a);
