@@ -19,7 +19,7 @@ CC	= cc
 OPT	= -O2
 CFLAGS	= $(OPT) -g -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter
 CPPFLAGS = -D_GNU_SOURCE -DAMP2PH_VERSION='"$(VERSION)"' -Icommon
-LDLIBS	= -lz -lyajl -lcurl -lsqlite3 -ljq -luuid -lm -lpthread
+LDLIBS	= -lz -ldeflate -lyajl -lcurl -lsqlite3 -ljq -luuid -lm -lpthread
 
 BUILD	= build
 ifeq ($(SANITIZE),1)
