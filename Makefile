@@ -92,20 +92,31 @@ $(BUILD)/libamp2ph.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $(COMMON_OBJ)
 
-# ph-report is a folder, a file per concern around one model (report.h).
+# ph-report and amp-convert are folders, a file per concern around the
+# program's own header (report.h, convert.h).
+FOLDERS	= amp-convert ph-report
 PH_REPORT_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/ph-report/*.c))
+AMP_CONVERT_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/amp-convert/*.c))
 
 $(BUILD)/cmd/ph-report/%.o: cmd/ph-report/%.c \
 	    $(wildcard cmd/ph-report/*.h) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(filter-out $(BUILD)/ph-report,$(PROGS:%=$(BUILD)/%)): $(BUILD)/%: \
+$(BUILD)/cmd/amp-convert/%.o: cmd/amp-convert/%.c \
+	    $(wildcard cmd/amp-convert/*.h) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(filter-out $(FOLDERS:%=$(BUILD)/%),$(PROGS:%=$(BUILD)/%)): $(BUILD)/%: \
 	    $(BUILD)/cmd/%.o $(BUILD)/libamp2ph.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libamp2ph.a $(LDLIBS)
 
 $(BUILD)/ph-report: $(PH_REPORT_OBJ) $(BUILD)/libamp2ph.a
 	$(CC) $(LDFLAGS) -o $@ $(PH_REPORT_OBJ) $(BUILD)/libamp2ph.a $(LDLIBS)
+
+$(BUILD)/amp-convert: $(AMP_CONVERT_OBJ) $(BUILD)/libamp2ph.a
+	$(CC) $(LDFLAGS) -o $@ $(AMP_CONVERT_OBJ) $(BUILD)/libamp2ph.a $(LDLIBS)
 
 # The sample-export generator is a test and benchmark tool, not installed.
 $(BUILD)/amp-sample: scripts/amp-sample.c

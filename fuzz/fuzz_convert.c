@@ -1,8 +1,8 @@
 /*
  * fuzz_convert: amp-convert's per-line mapping (parse, validate, map
- * to a PostHog event) on arbitrary lines.  The program is compiled in
- * whole so its static functions and state are the real ones; main is
- * renamed out of the way.
+ * to a PostHog event) on arbitrary lines.  The program's files are
+ * compiled in whole, as one unit, so its static functions and state are
+ * the real ones; main is renamed out of the way.
  *
  * The input is split on '\n' as amp-convert's line reader does, so one
  * input can also exercise state carried from line to line (the scratch
@@ -10,8 +10,15 @@
  * slow and not our code.
  */
 #define main amp_convert_main
-#include "../cmd/amp-convert.c"
+#include "../cmd/amp-convert/amp-convert.c"
 #undef main
+#include "../cmd/amp-convert/convert.c"
+#include "../cmd/amp-convert/elements.c"
+#include "../cmd/amp-convert/obj.c"
+#include "../cmd/amp-convert/pageleave.c"
+#include "../cmd/amp-convert/person.c"
+#include "../cmd/amp-convert/session.c"
+#include "../cmd/amp-convert/state.c"
 
 static void
 init(void)
