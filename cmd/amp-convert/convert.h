@@ -222,8 +222,8 @@ struct pers {
 #define STATE_KEEP	64	/* state files kept, at most */
 
 /* Shared by the files of amp-convert. */
-extern unsigned	shard_k, shard_n;;
-extern int	othershard;;
+extern unsigned	shard_k, shard_n;
+extern int	othershard;
 extern struct amp_rules	 rules;
 extern struct jqprog	*jq;
 extern struct stats	 st;
@@ -239,54 +239,79 @@ extern struct buf	formbuf;
 extern struct pers	*persons;
 extern uint64_t		 pers_clock;
 extern const char	*journal_path;
-extern struct buf	 optsig, member_key, member_at;
-extern int		 at_member_end;;
-extern uint64_t		 read_since;;
-extern struct journal	*state_jdb;;
+extern struct buf	 optsig;
+extern int		 at_member_end;
+extern uint64_t		 read_since;
+extern struct journal	*state_jdb;
 
-void flush_out(int force);
-const struct jval * nonnull(const struct jval *v);
-int is_str(const struct jval *v);
-int str_has(const struct jval *v, const char *needle);
-void obj_open(struct obj *o, struct buf *b, struct keyset *ks);
-int obj_key(struct obj *o, const char *k, size_t n);
-void obj_jv(struct obj *o, const char *k, const struct jval *v);
-void obj_str(struct obj *o, const char *k, const char *s, size_t n);
-void obj_cstr(struct obj *o, const char *k, const char *s);
-void obj_raw(struct obj *o, const char *k, const char *raw);
-void obj_version_number(struct obj *o, const char *k, const struct jval *v);
-int so_key(struct obj *s, const char *k, size_t n);
-int url_path(const struct jval *v, const char **p, size_t *n);
-size_t url_host(const char *s, size_t n, char *dst, size_t cap);
-void add_groups(struct obj *o, const struct jval *g);
-int is_initial(const struct jval *k);
-void add_geo(struct obj *o, const struct geo *g, int set);
-int convert(const struct jval *root, const char **why);
-struct sess * session_of(const struct jval *who, const struct jval *sid, uint64_t sid_ms,   int64_t ev_ms);
-void sessions_free(void);
-void campaign_write(struct obj *o, const char *text, const uint32_t *off);
-void add_campaign(struct obj *o, const struct jval *url, struct sess *ss);
-void add_viewport(struct obj *o, const struct amp *a);
-void add_referrer(struct obj *o, const struct amp *a);
-void new_tab(const struct amp *a);
-int hexdig(int c);
-void add_link_params(struct obj *o, const struct jval *url);
-void target_of(const struct amp *a, int *sensitive, const struct jval **href);
-void add_external_click(struct obj *o, const struct amp *a,   const struct jval *href);
-void add_elements(struct obj *o, const struct amp *a);
-int consumed_by_elements(const char *k, size_t n, enum kind kind);
-void obj_build(struct obj *o, const char *k, const struct jval *v);
-int person_newest(const char *did, size_t n, int64_t us);
-void add_person(struct obj *o, const struct amp *a, const char *os,   const char *devtype, const char *browser, const struct geo *g,   int newest);
-void add_device(struct obj *o, const struct amp *a, const char *os,   const char *devtype, const char *browser, const struct geo *g);
-void page_remember(const struct amp *a, const char *uuid, int64_t us);
-int leave_applies(const struct amp *a, int64_t us);
-void add_prev_duration(struct obj *o, const struct amp *a, const char *p,   size_t n, int64_t us);
-void event_head(const char *name, size_t namelen, const char *did, size_t didlen,   const char *ts, const char *uuid);
-void write_pageleave(const struct amp *a, const char *did, size_t didlen,   const char *ts, int64_t us, const char *sid, const char *os,   const char *devtype, const char *browser, const struct geo *g);
-void state_fingerprint(const char *program);
-void get(FILE *fp, const char *path, void *p, size_t n);
-void state_save(void);
-void marker(const char *file, uint64_t lineno, int kind, const char *line,   size_t len);
+/* amp-convert.c */
+void	flush_out(int force);
+
+/* obj.c */
+const struct jval	*nonnull(const struct jval *v);
+int	is_str(const struct jval *v);
+int	str_has(const struct jval *v, const char *needle);
+void	obj_open(struct obj *o, struct buf *b, struct keyset *ks);
+int	obj_key(struct obj *o, const char *k, size_t n);
+void	obj_jv(struct obj *o, const char *k, const struct jval *v);
+void	obj_str(struct obj *o, const char *k, const char *s, size_t n);
+void	obj_cstr(struct obj *o, const char *k, const char *s);
+void	obj_raw(struct obj *o, const char *k, const char *raw);
+void	obj_version_number(struct obj *o, const char *k, const struct jval *v);
+int	so_key(struct obj *s, const char *k, size_t n);
+
+/* convert.c */
+int	url_path(const struct jval *v, const char **p, size_t *n);
+size_t	url_host(const char *s, size_t n, char *dst, size_t cap);
+void	add_groups(struct obj *o, const struct jval *g);
+int	is_initial(const struct jval *k);
+void	add_geo(struct obj *o, const struct geo *g, int set);
+int	convert(const struct jval *root, const char **why);
+
+/* session.c */
+struct sess	*session_of(const struct jval *who, const struct jval *sid,
+	    uint64_t sid_ms, int64_t ev_ms);
+void	sessions_free(void);
+void	campaign_write(struct obj *o, const char *text, const uint32_t *off);
+void	add_campaign(struct obj *o, const struct jval *url, struct sess *ss);
+void	add_viewport(struct obj *o, const struct amp *a);
+void	add_referrer(struct obj *o, const struct amp *a);
+void	new_tab(const struct amp *a);
+
+/* elements.c */
+int	hexdig(int c);
+void	add_link_params(struct obj *o, const struct jval *url);
+void	target_of(const struct amp *a, int *sensitive,
+	    const struct jval **href);
+void	add_external_click(struct obj *o, const struct amp *a,
+	    const struct jval *href);
+void	add_elements(struct obj *o, const struct amp *a);
+int	consumed_by_elements(const char *k, size_t n, enum kind kind);
+void	obj_build(struct obj *o, const char *k, const struct jval *v);
+
+/* person.c */
+int	person_newest(const char *did, size_t n, int64_t us);
+void	add_person(struct obj *o, const struct amp *a, const char *os,
+	    const char *devtype, const char *browser, const struct geo *g,
+	    int newest);
+void	add_device(struct obj *o, const struct amp *a, const char *os,
+	    const char *devtype, const char *browser, const struct geo *g);
+
+/* pageleave.c */
+void	page_remember(const struct amp *a, const char *uuid, int64_t us);
+int	leave_applies(const struct amp *a, int64_t us);
+void	add_prev_duration(struct obj *o, const struct amp *a, const char *p,
+	    size_t n, int64_t us);
+void	event_head(const char *name, size_t namelen, const char *did,
+	    size_t didlen, const char *ts, const char *uuid);
+void	write_pageleave(const struct amp *a, const char *did, size_t didlen,
+	    const char *ts, int64_t us, const char *sid, const char *os,
+	    const char *devtype, const char *browser, const struct geo *g);
+
+/* state.c */
+void	state_fingerprint(const char *program);
+void	state_save(void);
+void	marker(const char *file, uint64_t lineno, int kind, const char *line,
+	    size_t len);
 
 #endif

@@ -302,8 +302,9 @@ add_referrer(struct obj *o, const struct amp *a)
  * (plugin-page-url-enrichment-browser/src/page-url-enrichment.ts,
  * amplitude/Amplitude-TypeScript commit 6deb0623b3d4: a later page of
  * the same tab, one at a typed address included, has the stored page as
- * its previous one; a reload keeps the previous page it had).  posthog-js keeps the referrer and the campaign
- * parameters in sessionStorage as well (posthog-core.ts sessionPersistence,
+ * its previous one; a reload keeps the previous page it had).
+ * posthog-js keeps the referrer and the campaign parameters in
+ * sessionStorage as well (posthog-core.ts sessionPersistence,
  * posthog-persistence.ts update_referrer_info, update_campaign_params,
  * PostHog/posthog-js commit 9b2a1b18db64), so a new tab starts over:
  * "$direct", and only its own URL's campaign parameters.  The session

@@ -7,7 +7,8 @@
 
 const char	*journal_path;
 
-struct buf	 optsig, member_key, member_at;
+struct buf	 optsig;
+static struct buf	 member_key, member_at;
 
 static uint64_t		 member_seq;
 
@@ -53,7 +54,7 @@ damaged(const char *path)
 	    "every member again (amp-unpack without -j)", path);
 }
 
-void
+static void
 get(FILE *fp, const char *path, void *p, size_t n)
 {
 	if (n > 0 && fread(p, 1, n, fp) != n)
