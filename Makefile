@@ -126,7 +126,7 @@ $(BUILD)/amp-sample: scripts/amp-sample.c
 # The capture sink of scripts/bench: a benchmark tool, not installed.
 $(BUILD)/sink: scripts/sink.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ scripts/sink.c -lz
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ scripts/sink.c -ldeflate
 
 deps:
 	scripts/install-deps

@@ -28,7 +28,11 @@
  * for any other object.  SIGTERM/SIGINT: exit 0 (stats on stderr unless
  * --quiet).
  *
- *   cc -O2 -std=c11 -D_GNU_SOURCE -o build/sink scripts/sink.c -lz
+ * A gzip body is kept whole and decompressed at its end with libdeflate
+ * (about twice as fast as zlib's inflate): the sink's CPU shares the
+ * machine with the pipeline it measures.
+ *
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -o build/sink scripts/sink.c -ldeflate
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +49,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -81,10 +85,11 @@ struct conn {
 	int		 kind;		/* K_* */
 	int		 keep;		/* keep-alive after the answer */
 	uint64_t	 left;		/* body bytes (of the chunk) to come */
-	int		 gzip_known, gzip, zinit, zbad, zend;
+	int		 gzip_known, gzip, zbad;
 	unsigned char	 magic[2];
 	int		 nmagic;
-	z_stream	 z;
+	unsigned char	*gz;		/* a gzip body, whole */
+	size_t		 gzlen, gzcap;
 	struct scan	 sc;
 	uint64_t	 body, json;
 	char		 line[32];	/* a chunk-size line */
@@ -99,6 +104,8 @@ enum { K_OTHER, K_CAPTURE, K_FLAGS, K_STATS, K_BADLEN };
 static volatile sig_atomic_t stop;
 static uint64_t st_requests, st_events, st_bytes, st_json;
 static unsigned char *zbuf;
+static size_t zcap;
+static struct libdeflate_decompressor *dec;
 static unsigned char is_special[256], is_str_special[256],
     is_deep_special[256];
 
@@ -377,15 +384,13 @@ tables(void)
 static void
 conn_reset(struct conn *c)
 {
-	if (c->zinit)
-		inflateEnd(&c->z);
-	c->zinit = 0;
+	c->gzlen = 0;
 	c->state = ST_HDR;
 	c->hlen = 0;
 	c->kind = K_OTHER;
 	c->keep = 1;
 	c->left = 0;
-	c->gzip_known = c->gzip = c->zbad = c->zend = 0;
+	c->gzip_known = c->gzip = c->zbad = 0;
 	c->nmagic = 0;
 	c->body = c->json = 0;
 	c->llen = 0;
@@ -395,8 +400,7 @@ conn_reset(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	if (c->zinit)
-		inflateEnd(&c->z);
+	free(c->gz);
 	close(c->fd);
 	free(c->hdr);
 	free(c->out);
@@ -428,36 +432,47 @@ json_bytes(struct conn *c, const unsigned char *p, size_t n)
 }
 
 /*
- * Inflate what is in c->z, scanning the output, until the input is used
- * and no output is pending.  Z_FINISH at the end of the body: the stream
- * must have ended there (a truncated one is bad gzip).
+ * The whole gzip body: its members one after another, each into zbuf
+ * (grown to the member's ISIZE), then scanned.  A truncated or damaged
+ * member is bad gzip.
  */
 static void
-inflate_all(struct conn *c, int flush)
+gunzip_body(struct conn *c)
 {
-	for (;;) {
-		c->z.next_out = zbuf;
-		c->z.avail_out = CHUNK;
-		int r = inflate(&c->z, flush);
-		json_bytes(c, zbuf, CHUNK - c->z.avail_out);
-		if (r == Z_STREAM_END) {
-			c->zend = 1;
-			if (c->z.avail_in == 0)
-				return;
-			/* another member follows */
-			if (inflateReset(&c->z) != Z_OK) {
-				c->zbad = 1;
-				return;
+	size_t at = 0;
+
+	while (at < c->gzlen) {
+		const unsigned char *t;
+		size_t in, out, want;
+		enum libdeflate_result r;
+
+		/* ISIZE of the last member, if there is one: a first guess. */
+		t = c->gz + c->gzlen - 4;
+		want = c->gzlen - at >= 18 ? (size_t)t[0] | (size_t)t[1] << 8 |
+		    (size_t)t[2] << 16 | (size_t)t[3] << 24 : 0;
+		if (want < CHUNK)
+			want = CHUNK;
+		if (want > 1 << 28)
+			want = 1 << 28;	/* a guess; grown if short */
+		for (;;) {
+			if (zcap < want) {
+				free(zbuf);
+				if ((zbuf = malloc(want)) == NULL)
+					abort();
+				zcap = want;
 			}
-			c->zend = 0;
-			continue;
+			r = libdeflate_gzip_decompress_ex(dec, c->gz + at,
+			    c->gzlen - at, zbuf, zcap, &in, &out);
+			if (r != LIBDEFLATE_INSUFFICIENT_SPACE)
+				break;
+			want = zcap * 2;
 		}
-		if (r == Z_OK && (c->z.avail_in > 0 || c->z.avail_out == 0))
-			continue;
-		if (r == Z_OK || (r == Z_BUF_ERROR && flush == Z_NO_FLUSH))
-			return;		/* wants more input */
-		c->zbad = 1;
-		return;
+		if (r != LIBDEFLATE_SUCCESS) {
+			c->zbad = 1;
+			return;
+		}
+		json_bytes(c, zbuf, out);
+		at += in;
 	}
 }
 
@@ -477,17 +492,6 @@ body_bytes(struct conn *c, const unsigned char *p, size_t n)
 			return;
 		c->gzip_known = 1;
 		c->gzip = c->magic[0] == 0x1f && c->magic[1] == 0x8b;
-		if (c->gzip) {
-			memset(&c->z, 0, sizeof(c->z));
-			if (inflateInit2(&c->z, 16 + MAX_WBITS) != Z_OK)
-				abort();
-			/*
-			 * No CRC-32: a sixth of the sink's time, and a bench
-			 * of ph-batch's own gzip needs no integrity check.
-			 */
-			inflateValidate(&c->z, 0);
-			c->zinit = 1;
-		}
 		body_bytes(c, c->magic, 2);
 		c->body -= 2;
 	}
@@ -495,9 +499,14 @@ body_bytes(struct conn *c, const unsigned char *p, size_t n)
 		json_bytes(c, p, n);
 		return;
 	}
-	c->z.next_in = (unsigned char *)p;
-	c->z.avail_in = n;
-	inflate_all(c, Z_NO_FLUSH);
+	if (c->gzcap - c->gzlen < n) {
+		while (c->gzcap - c->gzlen < n)
+			c->gzcap = c->gzcap ? c->gzcap * 2 : CHUNK;
+		if ((c->gz = realloc(c->gz, c->gzcap)) == NULL)
+			abort();
+	}
+	memcpy(c->gz + c->gzlen, p, n);
+	c->gzlen += n;
 }
 
 static void
@@ -523,13 +532,9 @@ request_done(struct conn *c)
 	case K_CAPTURE: {
 		int64_t n = -1;
 
-		if (!c->zbad && c->gzip_known && c->gzip && !c->zend) {
-			c->z.next_in = NULL;
-			c->z.avail_in = 0;
-			inflate_all(c, Z_FINISH);
-			if (!c->zend)
-				c->zbad = 1;	/* truncated */
-		} else if (!c->gzip_known && c->nmagic == 1)
+		if (!c->zbad && c->gzip_known && c->gzip)
+			gunzip_body(c);
+		else if (!c->gzip_known && c->nmagic == 1)
 			json_bytes(c, c->magic, 1);
 		if (!c->zbad)
 			n = scan_result(&c->sc);
@@ -809,6 +814,9 @@ main(int argc, char **argv)
 			usage();
 	}
 	tables();
+	if ((dec = libdeflate_alloc_decompressor()) == NULL)
+		abort();
+	zcap = CHUNK;
 	if ((zbuf = malloc(CHUNK)) == NULL)
 		abort();
 
