@@ -48,7 +48,7 @@ BASE	= buf \
 	  xalloc
 # Each external library behind exactly one module.
 WRAPS	= gunzip \
-	  gzipw \
+	  gzmem \
 	  http \
 	  jqprog \
 	  journal \

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "gunzip.h"
+#include "gzmem.h"
 #include "hours.h"
 #include "journal.h"
 #include "jsonw.h"
@@ -472,6 +473,53 @@ zip_order(struct zip *z)
 	return order;
 }
 
+/*
+ * A zip member that is a gzip file whose data fits the hold, read and
+ * decompressed whole (gzmem: about twice as fast as streaming): 1 when
+ * its lines are written, 0 when it is for emit() to read again, from
+ * the start, as every other input (one that does not fit, is not gzip,
+ * or fails a check: emit() says which).  Either way m is freed.
+ */
+static int
+whole_member(struct src *m, const struct zip_entry *e)
+{
+	static struct buf raw, data;
+	ssize_t n;
+
+	if (e->csize > holdmax || e->csize < 18) {
+		src_free(m);
+		return 0;
+	}
+	raw.len = 0;
+	buf_grow(&raw, e->csize + 1);
+	/* To the end: the zip layer checks the CRC-32 at its end. */
+	while ((n = src_read(m, (unsigned char *)raw.p + raw.len,
+	    raw.cap - raw.len)) > 0) {
+		raw.len += n;
+		progress_tick();
+		if (raw.len > holdmax) {
+			src_free(m);
+			return 0;
+		}
+		buf_grow(&raw, 65536);
+	}
+	src_free(m);
+	if (n == -1 || !gzip_magic((unsigned char *)raw.p, raw.len))
+		return 0;
+	/* The last member's length, the whole data's if there is one. */
+	const unsigned char *t = (unsigned char *)raw.p + raw.len - 4;
+	if (((uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
+	    (uint64_t)t[3] << 24) > holdmax)
+		return 0;
+	if (gzip_decompress(&data, (unsigned char *)raw.p, raw.len,
+	    holdmax) == -1)
+		return 0;
+	write_out(data.p, data.len);
+	if (data.len > 0 && data.p[data.len - 1] != '\n')
+		write_out("\n", 1);
+	return 1;
+}
+
 /* The marker of a member whose lines have all been written. */
 static void
 marker(const struct settle_member *m)
@@ -582,6 +630,15 @@ do_zip(int fd, const char *path)
 		}
 		settle = settleable(e);
 		member_of(e, member_seq, &sm);
+		if ((m = zip_member(&z, e - z.ent, err, sizeof(err))) == NULL) {
+			bad(path, e->name, err);
+			continue;
+		}
+		if (whole_member(m, e)) {
+			if (settle)
+				marker(&sm);
+			continue;
+		}
 		if ((m = zip_member(&z, e - z.ent, err, sizeof(err))) == NULL) {
 			bad(path, e->name, err);
 			continue;

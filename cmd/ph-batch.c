@@ -20,7 +20,7 @@
 
 #include "buf.h"
 #include "cli.h"
-#include "gzipw.h"
+#include "gzmem.h"
 #include "http.h"
 #include "journal.h"
 #include "json.h"
