@@ -221,6 +221,22 @@ struct pers {
 
 #define STATE_KEEP	64	/* state files kept, at most */
 
+/*
+ * The two hashes that pick and name a slot of the sessions and persons
+ * tables, over n more bytes.  Which slot an entry takes decides which is
+ * pushed out of a full set, and so the output: these values must not
+ * change.
+ */
+static inline void
+table_hash(uint64_t *h1, uint64_t *h2, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		*h1 = (*h1 ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+		*h2 = (*h2 ^ (unsigned char)p[i]) * 0xff51afd7ed558ccdULL;
+		*h2 ^= *h2 >> 29;
+	}
+}
+
 /* Shared by the files of amp-convert. */
 extern unsigned	shard_k, shard_n;
 extern int	othershard;

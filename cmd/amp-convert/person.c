@@ -150,11 +150,7 @@ person_newest(const char *did, size_t n, int64_t us)
 	struct pers *set, *victim;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		h1 = (h1 ^ (unsigned char)did[i]) * 0x100000001b3ULL;
-		h2 = (h2 ^ (unsigned char)did[i]) * 0xff51afd7ed558ccdULL;
-		h2 ^= h2 >> 29;
-	}
+	table_hash(&h1, &h2, did, n);
 	if (persons == NULL)
 		persons = xcalloc((size_t)PERS_SETS * PERS_WAYS,
 		    sizeof(*persons));

@@ -16,18 +16,11 @@ session_of(const struct jval *who, const struct jval *sid, uint64_t sid_ms,
 	struct sess *set, *victim;
 	size_t i;
 
-	for (i = 0; who != NULL && i < who->n; i++) {
-		h1 = (h1 ^ (unsigned char)who->u.s[i]) * 0x100000001b3ULL;
-		h2 = (h2 ^ (unsigned char)who->u.s[i]) * 0xff51afd7ed558ccdULL;
-		h2 ^= h2 >> 29;
-	}
+	if (who != NULL)
+		table_hash(&h1, &h2, who->u.s, who->n);
 	h1 = (h1 ^ 0x1f) * 0x100000001b3ULL;
 	h2 = (h2 ^ 0x1f) * 0xff51afd7ed558ccdULL;
-	for (i = 0; i < sid->n; i++) {
-		h1 = (h1 ^ (unsigned char)sid->u.s[i]) * 0x100000001b3ULL;
-		h2 = (h2 ^ (unsigned char)sid->u.s[i]) * 0xff51afd7ed558ccdULL;
-		h2 ^= h2 >> 29;
-	}
+	table_hash(&h1, &h2, sid->u.s, sid->n);
 	if (h1 == 0 && h2 == 0)
 		h1 = 1;
 	if (sessions == NULL)
