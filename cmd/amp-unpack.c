@@ -474,8 +474,8 @@ zip_order(struct zip *z)
 }
 
 /*
- * A zip member that is a gzip file whose data fits the hold, read and
- * decompressed whole (gzmem: about twice as fast as streaming): 1 when
+ * A zip member that is a small gzip file whose data fits the hold, read
+ * and decompressed whole (gzmem: about twice as fast as streaming): 1 when
  * its lines are written, 0 when it is for emit() to read again, from
  * the start, as every other input (one that does not fit, is not gzip,
  * or fails a check: emit() says which).  Either way m is freed.
@@ -483,41 +483,54 @@ zip_order(struct zip *z)
 static int
 whole_member(struct src *m, const struct zip_entry *e)
 {
-	static struct buf raw, data;
+	static struct buf raw;
+	struct buf data;
+	const unsigned char *t;
 	ssize_t n;
+	int done = 0;
 
-	if (e->csize > holdmax || e->csize < 18) {
+	/*
+	 * Only a gzip file of at most an eighth of the hold (JSON shrinks
+	 * five to ten times): one whose data turns out not to fit costs a
+	 * read of little, and memory stays near the hold.
+	 */
+	if (e->usize > holdmax / 8 || e->usize < 18) {
 		src_free(m);
 		return 0;
 	}
 	raw.len = 0;
-	buf_grow(&raw, e->csize + 1);
+	buf_grow(&raw, e->usize + 1);
 	/* To the end: the zip layer checks the CRC-32 at its end. */
 	while ((n = src_read(m, (unsigned char *)raw.p + raw.len,
 	    raw.cap - raw.len)) > 0) {
 		raw.len += n;
 		progress_tick();
-		if (raw.len > holdmax) {
-			src_free(m);
-			return 0;
-		}
+		if (raw.len > holdmax / 8)
+			break;
 		buf_grow(&raw, 65536);
 	}
 	src_free(m);
-	if (n == -1 || !gzip_magic((unsigned char *)raw.p, raw.len))
-		return 0;
-	/* The last member's length, the whole data's if there is one. */
-	const unsigned char *t = (unsigned char *)raw.p + raw.len - 4;
-	if (((uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
-	    (uint64_t)t[3] << 24) > holdmax)
-		return 0;
-	if (gzip_decompress(&data, (unsigned char *)raw.p, raw.len,
-	    holdmax) == -1)
-		return 0;
-	write_out(data.p, data.len);
-	if (data.len > 0 && data.p[data.len - 1] != '\n')
-		write_out("\n", 1);
-	return 1;
+	t = (unsigned char *)raw.p + raw.len - 4;
+	/* Into the hold's own buffer, so the two never add up. */
+	data.p = lbuf;
+	data.len = 0;
+	data.cap = lcap;
+	/* The last member's length: the data's, when there is one member. */
+	if (n == 0 && gzip_magic((unsigned char *)raw.p, raw.len) &&
+	    ((uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
+	    (uint64_t)t[3] << 24) <= holdmax &&
+	    gzip_decompress(&data, (unsigned char *)raw.p, raw.len,
+	    holdmax) == 0) {
+		write_out(data.p, data.len);
+		if (data.len > 0 && data.p[data.len - 1] != '\n')
+			write_out("\n", 1);
+		done = 1;
+	}
+	lbuf = data.p;
+	lcap = data.cap;
+	if (raw.cap > 1024 * 1024)
+		buf_free(&raw);
+	return done;
 }
 
 /* The marker of a member whose lines have all been written. */
