@@ -49,6 +49,7 @@ BASE	= buf \
 # Each external library behind exactly one module.
 WRAPS	= gunzip \
 	  gzmem \
+	  gzpool \
 	  http \
 	  jqprog \
 	  journal \

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "gzmem.h"
+#include "gzpool.h"
 #include "http.h"
 #include "journal.h"
 #include "json.h"
@@ -86,16 +87,18 @@ struct unit {
 	double		 first_fail;	/* monotime of the first failure */
 	double		 due;		/* not before this monotime */
 	double		 born;
+	struct gzjob	*job;		/* its body, compressed ahead */
 };
 
 /* An easy handle and what belongs to the request it carries. */
 struct slot {
 	CURL		*h;
 	struct unit	*u;
-	struct buf	 body, gz, resp;
+	struct buf	 body, resp;
 	struct curl_slist *hdrs;
 	double		 t0;
 	struct http_answer ans;
+	size_t		 sent;		/* bytes of the body on the wire */
 	char		 errbuf[HTTP_ERRLEN];
 };
 
@@ -258,6 +261,12 @@ unit_new(void)
 static void
 unit_free(struct unit *u)
 {
+	if (u->job != NULL) {
+		gzpool_wait(u->job);	/* a worker may hold it */
+		buf_free(&u->job->body);
+		buf_free(&u->job->gz);
+		free(u->job);
+	}
 	buf_free(&u->data);
 	free(u->ev);
 	free(u);
@@ -288,6 +297,23 @@ unit_push(struct unit *u, const char *file, uint64_t line, const char *p,
 	buf_add(&u->data, p, len);
 }
 
+static void	body_of(struct buf *, const struct unit *);
+
+/*
+ * A unit in the queue gets its body compressed by a worker meanwhile,
+ * once (a retry sends the same bytes); start() waits for it if need be.
+ */
+static void
+compress_ahead(struct unit *u)
+{
+	if (opt.gzip_level == 0 || opt.dry_run || u->job != NULL)
+		return;
+	u->job = xcalloc(1, sizeof(*u->job));
+	u->job->level = opt.gzip_level;
+	body_of(&u->job->body, u);
+	gzpool_submit(u->job);
+}
+
 static void
 ready_append(struct unit *u)
 {
@@ -297,6 +323,7 @@ ready_append(struct unit *u)
 	else
 		ready_head = u;
 	ready_tail = u;
+	compress_ahead(u);
 }
 
 static void
@@ -306,6 +333,7 @@ ready_prepend(struct unit *u)
 	ready_head = u;
 	if (ready_tail == NULL)
 		ready_tail = u;
+	compress_ahead(u);
 }
 
 /* The events of u from a to b as a unit of their own (for bisection). */
@@ -599,16 +627,18 @@ start(struct slot *s, struct unit *u)
 
 	s->u = u;
 	u->attempts++;
-	body_of(&s->body, u);
-	body = s->body.p;
-	len = s->body.len;
-	if (opt.gzip_level > 0) {
-		if (gzip_compress(&s->gz, s->body.p, s->body.len,
-		    opt.gzip_level) == -1)
+	if (u->job != NULL) {
+		gzpool_wait(u->job);
+		if (u->job->rc == -1)
 			errx(EXIT_RUNTIME, "gzip compression failed");
-		body = s->gz.p;
-		len = s->gz.len;
+		body = u->job->gz.p;
+		len = u->job->gz.len;
+	} else {
+		body_of(&s->body, u);
+		body = s->body.p;
+		len = s->body.len;
 	}
+	s->sent = len;
 	s->resp.len = 0;
 	s->ans.retry_after = -1;
 	s->ans.json = 0;
@@ -627,7 +657,7 @@ start(struct slot *s, struct unit *u)
 static size_t
 sent_bytes(const struct slot *s)
 {
-	return opt.gzip_level > 0 ? s->gz.len : s->body.len;
+	return s->sent;
 }
 
 /* Messages shown for 401/403: the two usual mistakes. */
@@ -940,7 +970,6 @@ slots_free(void)
 		http_easy_free(slots[i].h);
 		curl_slist_free_all(slots[i].hdrs);
 		buf_free(&slots[i].body);
-		buf_free(&slots[i].gz);
 		buf_free(&slots[i].resp);
 	}
 	free(slots);
@@ -1318,6 +1347,15 @@ main(int argc, char *argv[])
 	parser = json_parser_new();
 	uuidset_init(&pending);
 	http_global();
+	/*
+	 * Compression workers: as many as the other cores, up to the
+	 * requests in flight (with one core, bodies are compressed in line).
+	 */
+	if (opt.gzip_level > 0 && !opt.dry_run) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		int n = ncpu > 1 ? (int)ncpu - 1 : 0;
+		gzpool_start(n < opt.parallel ? n : opt.parallel);
+	}
 	multi = curl_multi_init();
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    (long)opt.parallel);
@@ -1407,6 +1445,8 @@ main(int argc, char *argv[])
 		rc = EXIT_DATAERR;
 	if (rejects_close(&rej) == -1 || outfile_close(stdout, "stdout") == -1)
 		rc = EXIT_RUNTIME;
+	if (opt.gzip_level > 0 && !opt.dry_run)
+		gzpool_stop();
 	if (slots)
 		slots_free();
 	curl_multi_cleanup(multi);

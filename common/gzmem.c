@@ -10,11 +10,21 @@
 
 #include "gzmem.h"
 
+/* A compressor a level and thread, kept: one costs more than a body. */
+static _Thread_local struct libdeflate_compressor *c[13];
+
+void
+gzip_compress_end(void)
+{
+	for (int i = 0; i < 13; i++) {
+		libdeflate_free_compressor(c[i]);
+		c[i] = NULL;
+	}
+}
+
 int
 gzip_compress(struct buf *out, const char *in, size_t len, int level)
 {
-	/* One compressor a level, kept: making one costs more than a body. */
-	static struct libdeflate_compressor *c[13];
 	size_t n;
 
 	if (level < 1 || level > 12)

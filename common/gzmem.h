@@ -13,8 +13,13 @@
 
 #include "buf.h"
 
-/* Replace out's contents with the gzip of in; 0, or -1 on an error. */
+/*
+ * Replace out's contents with the gzip of in; 0, or -1 on an error.  Any
+ * thread may call it; gzip_compress_end frees what the calling thread's
+ * calls kept.
+ */
 int	gzip_compress(struct buf *out, const char *in, size_t len, int level);
+void	gzip_compress_end(void);
 /*
  * Replace out's contents with the data of the gzip members in in, each
  * checked (CRC-32 and length): 0, or -1 when in is not whole, good gzip
