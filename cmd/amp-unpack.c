@@ -637,6 +637,9 @@ do_zip(int fd, const char *path)
 		    (cur_file == resume.file && i <= resume.pos))) {
 			skipped++;
 			skipped_bytes += e->usize;
+			/* Done with, for -p: the share read starts where it is. */
+			src_raw_bytes += e->csize;
+			progress_tick();
 			if (cur_file == resume.file && i == resume.pos)
 				write_out(resume.line.p, resume.line.len);
 			continue;
