@@ -750,22 +750,9 @@ static void
 open_journal(void)
 {
 	char msg[512];
-	struct stat st;
 
-	if (stat(journal_path, &st) == -1) {
-		if (errno == ENOENT)
-			return;
-		err(EXIT_RUNTIME, "journal %s", journal_path);
-	}
-	if (S_ISDIR(st.st_mode))
-		errx(EXIT_RUNTIME, "journal %s: is a directory: give -j the "
-		    "journal's file", journal_path);
-	/*
-	 * A journal ph-batch is making at this moment (a first run, its
-	 * stages starting together) has no tables yet: nothing is settled.
-	 */
-	if ((jdb = journal_open(journal_path, 1, msg, sizeof(msg))) == NULL &&
-	    strstr(msg, "no such table") == NULL)
+	if ((jdb = journal_open_reader(journal_path, 0, msg, sizeof(msg))) ==
+	    NULL && msg[0] != '\0')
 		errx(EXIT_RUNTIME, "journal %s", msg);
 }
 

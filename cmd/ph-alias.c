@@ -13,13 +13,11 @@
  * one for each shared device; and the line at hand, at most MAX_LINE: a
  * longer one cannot be passed on without holding it, so it is refused.
  */
-#include <sys/stat.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -577,19 +575,6 @@ do_file(const char *path)
 	return r == LINE_ERROR ? -1 : 0;
 }
 
-/* The journal's directory exists: else say what to do. */
-static void
-journal_dir(const char *path)
-{
-	struct stat sb;
-	char *copy = xstrdup(path), *dir = dirname(copy);
-
-	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode))
-		errx(EXIT_RUNTIME, "journal %s: no such directory: create it, "
-		    "or give -j a path in an existing one", path);
-	free(copy);
-}
-
 /*
  * ph-alias only reads the journal, so an existing one is opened
  * read-only and may be on read-only media; a missing one is created,
@@ -599,29 +584,9 @@ static struct journal *
 open_journal(const char *path)
 {
 	struct journal *j;
-	struct stat sb;
-	char err[512], err2[512];
+	char err[512];
 
-	if (stat(path, &sb) == -1) {
-		if (errno != ENOENT && errno != ENOTDIR)
-			errx(EXIT_RUNTIME, "journal %s: %s", path,
-			    strerror(errno));
-		journal_dir(path);
-		if ((j = journal_open(path, 0, err, sizeof(err))) == NULL)
-			errx(EXIT_RUNTIME, "journal %s", err);
-		return j;
-	}
-	if (S_ISDIR(sb.st_mode))
-		errx(EXIT_RUNTIME, "journal %s: is a directory: give -j the "
-		    "journal's file", path);
-	if (access(path, R_OK) == -1)
-		errx(EXIT_RUNTIME, "journal %s: cannot read it: %s", path,
-		    strerror(errno));
-	if ((j = journal_open(path, 1, err, sizeof(err))) != NULL)
-		return j;
-	/* Being made by ph-batch this moment: wait for it, as before. */
-	j = journal_open(path, 0, err2, sizeof(err2));
-	if (j == NULL)
+	if ((j = journal_open_reader(path, 1, err, sizeof(err))) == NULL)
 		errx(EXIT_RUNTIME, "journal %s", err);
 	return j;
 }

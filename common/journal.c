@@ -1,9 +1,11 @@
 /* journal: delivered-uuid table and run log in SQLite. */
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +233,61 @@ journal_open(const char *path, int readonly, char *err, size_t errlen)
 	    -1))
 		return open_bad(j, path, err, errlen);
 	return j;
+}
+
+struct journal *
+journal_open_reader(const char *path, int make, char *err, size_t errlen)
+{
+	struct journal *j;
+	struct stat sb;
+	char *copy, *dir;
+	int r;
+
+	err[0] = '\0';
+	if (stat(path, &sb) == -1) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return NULL;
+		}
+		copy = xstrdup(path);
+		dir = dirname(copy);
+		r = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+		free(copy);
+		if (!r) {
+			snprintf(err, errlen, "%s: no such directory: create "
+			    "it, or give -j a path in an existing one", path);
+			return NULL;
+		}
+		return make ? journal_open(path, 0, err, errlen) : NULL;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory: give -j the "
+		    "journal's file", path);
+		return NULL;
+	}
+	if (access(path, R_OK) == -1) {
+		snprintf(err, errlen, "%s: cannot read it: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	/* Read-only first: it may be on read-only media. */
+	if ((j = journal_open(path, 1, err, errlen)) != NULL)
+		return j;
+	/*
+	 * Being made by ph-batch this moment (no tables yet, or its switch
+	 * to WAL): wait for it as a writer does, or take it as empty.
+	 */
+	if (make) {
+		char err2[256];
+
+		if ((j = journal_open(path, 0, err2, sizeof(err2))) != NULL)
+			err[0] = '\0';
+		return j;
+	}
+	if (strstr(err, "no such table") == NULL)
+		return NULL;
+	err[0] = '\0';
+	return NULL;
 }
 
 struct journal *

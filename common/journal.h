@@ -42,6 +42,17 @@ struct journal	*journal_open(const char *path, int readonly, char *err,
  */
 struct journal	*journal_open_snapshot(const char *path, char *err,
 		    size_t errlen);
+/*
+ * For a stage that only reads the journal beside ph-batch (ph-alias,
+ * amp-unpack, amp-convert): the -j path's checks and messages in one
+ * place.  A journal that does not exist yet, or that ph-batch is making
+ * this moment (no tables yet), is made when make is set; else NULL with
+ * err empty: nothing is recorded yet.  NULL with a message in err when
+ * the path cannot be a journal (a directory, no such directory, no
+ * read permission) or the database cannot be opened.
+ */
+struct journal	*journal_open_reader(const char *path, int make, char *err,
+		    size_t errlen);
 void		 journal_close(struct journal *);
 /*
  * A private journal with no file, gone at close: ph-report's set of the

@@ -378,3 +378,19 @@ def test_a_member_exported_twice_resumes_from_its_own_place(tmp_path,
     assert b"amp-unpack: 2 archive members" in p.stderr, p.stderr
     got = {e["uuid"]: e for e in capture.events()}
     assert got == one_run([a, b])
+
+
+def test_unpack_journal_path_checks(tmp_path):
+    """amp-unpack -j shares ph-alias's checks of the path (journal.c)."""
+    z = make_zip(tmp_path / "z.zip", [(member(0), [row(1, "o", "d", 0)])])
+    p = sh("%s -j %s %s" % (prog("amp-unpack"), tmp_path, z))
+    assert p.returncode == 1
+    assert b"is a directory: give -j the journal's file" in p.stderr
+    p = sh("%s -j %s/no/j.db %s" % (prog("amp-unpack"), tmp_path, z))
+    assert p.returncode == 1
+    assert b"no such directory: create it" in p.stderr
+    # none yet: a first run, every member marked
+    p = sh("%s -j %s/j.db %s" % (prog("amp-unpack"), tmp_path, z))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1].startswith(b'{"$amp2ph_member"')
+    assert not (tmp_path / "j.db").exists()

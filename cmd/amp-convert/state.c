@@ -113,8 +113,10 @@ state_prune(void)
 	uint64_t *ns;
 	size_t n = settle_state_list(journal_path, &ns), keep = 0;
 
-	if (state_jdb == NULL && access(journal_path, F_OK) == 0)
-		state_jdb = journal_open(journal_path, 1, err, sizeof(err));
+	/* None yet (ph-batch has not made it): nothing settled to keep. */
+	if (state_jdb == NULL)
+		state_jdb = journal_open_reader(journal_path, 0, err,
+		    sizeof(err));
 	for (size_t i = n; state_jdb != NULL && i-- > 0;) {
 		key.len = 0;
 		if (settle_state_at(journal_path, ns[i], &key) &&
