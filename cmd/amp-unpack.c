@@ -485,7 +485,6 @@ whole_member(struct src *m, const struct zip_entry *e)
 {
 	static struct buf raw;
 	struct buf data;
-	const unsigned char *t;
 	ssize_t n;
 	int done = 0;
 
@@ -510,15 +509,11 @@ whole_member(struct src *m, const struct zip_entry *e)
 		buf_grow(&raw, 65536);
 	}
 	src_free(m);
-	t = (unsigned char *)raw.p + raw.len - 4;
 	/* Into the hold's own buffer, so the two never add up. */
 	data.p = lbuf;
 	data.len = 0;
 	data.cap = lcap;
-	/* The last member's length: the data's, when there is one member. */
 	if (n == 0 && gzip_magic((unsigned char *)raw.p, raw.len) &&
-	    ((uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
-	    (uint64_t)t[3] << 24) <= holdmax &&
 	    gzip_decompress(&data, (unsigned char *)raw.p, raw.len,
 	    holdmax) == 0) {
 		write_out(data.p, data.len);

@@ -52,11 +52,17 @@ gzip_decompress(struct buf *out, const unsigned char *in, size_t len,
 	if (d == NULL && (d = libdeflate_alloc_decompressor()) == NULL)
 		return -1;
 	out->len = 0;
+	if (len < 18)
+		return -1;
+	/*
+	 * The last member's length, from its trailer: the whole data's when
+	 * there is one member, so one over max is refused unread.
+	 */
+	want = (size_t)in[len - 4] | (size_t)in[len - 3] << 8 |
+	    (size_t)in[len - 2] << 16 | (size_t)in[len - 1] << 24;
+	if (want > max)
+		return -1;
 	while (at < len) {
-		/* The trailer's length: the member's size, if it is the last. */
-		want = len - at >= 18 ? (size_t)in[len - 4] |
-		    (size_t)in[len - 3] << 8 | (size_t)in[len - 2] << 16 |
-		    (size_t)in[len - 1] << 24 : 0;
 		if (want < 65536)
 			want = 65536;
 		for (;;) {

@@ -23,9 +23,10 @@ void	gzip_compress_end(void);
 /*
  * Replace out's contents with the data of the gzip members in in, each
  * checked (CRC-32 and length): 0, or -1 when in is not whole, good gzip
- * (no trailing bytes), or its data would be over max bytes.  -1 says
+ * (no trailing bytes), or its data would be over max bytes (a last
+ * member whose trailer says so is refused before any work).  -1 says
  * nothing more: a reader that must say what is wrong reads it again
- * with common/gunzip.
+ * with common/gunzip.  One thread at a time.
  */
 int	gzip_decompress(struct buf *out, const unsigned char *in, size_t len,
 	    size_t max);

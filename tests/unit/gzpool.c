@@ -89,6 +89,10 @@ main(void)
 	    a.len + b.len - 1) == -1, "data over the limit is refused");
 	ok(gzip_decompress(&out, (unsigned char *)two.p, two.len,
 	    a.len + b.len) == 0, "data at the limit is read");
+	ok(gzip_decompress(&out, (unsigned char *)ga.p, ga.len, a.len - 1) ==
+	    -1 && gzip_decompress(&out, (unsigned char *)ga.p, ga.len, a.len) ==
+	    0 && out.len == a.len, "one member: its trailer's length against "
+	    "the limit");
 	two.p[ga.len + 20] ^= 0x55;
 	ok(gzip_decompress(&out, (unsigned char *)two.p, two.len, 1 << 26) ==
 	    -1, "a damaged member is refused");
