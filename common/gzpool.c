@@ -20,32 +20,42 @@ static struct gzjob	*head, *tail;
 static pthread_t	*threads;
 static int		 nthreads, stopping;
 
+/* Take j out of the queue (it is at its head when prev is NULL). */
+static void
+unqueue(struct gzjob *j, struct gzjob *prev)
+{
+	if (prev != NULL)
+		prev->next = j->next;
+	else
+		head = j->next;
+	if (tail == j)
+		tail = prev;
+}
+
+/* Compress j outside the lock, which the caller holds. */
 static void
 run(struct gzjob *j)
 {
+	j->state = RUNNING;
+	pthread_mutex_unlock(&mu);
 	j->rc = gzip_compress(&j->gz, j->body.p, j->body.len, j->level);
+	pthread_mutex_lock(&mu);
+	j->state = DONE;
+	pthread_cond_broadcast(&done);
 }
 
 static void *
 worker(void *arg)
 {
-	struct gzjob *j;
-
 	pthread_mutex_lock(&mu);
 	for (;;) {
 		while (head == NULL && !stopping)
 			pthread_cond_wait(&work, &mu);
 		if (head == NULL)
 			break;
-		j = head;
-		if ((head = j->next) == NULL)
-			tail = NULL;
-		j->state = RUNNING;
-		pthread_mutex_unlock(&mu);
+		struct gzjob *j = head;
+		unqueue(j, NULL);
 		run(j);
-		pthread_mutex_lock(&mu);
-		j->state = DONE;
-		pthread_cond_broadcast(&done);
 	}
 	pthread_mutex_unlock(&mu);
 	gzip_compress_end();
@@ -85,23 +95,15 @@ gzpool_submit(struct gzjob *j)
 void
 gzpool_wait(struct gzjob *j)
 {
-	struct gzjob **pp, *prev = NULL;
+	struct gzjob *prev = NULL;
 
 	pthread_mutex_lock(&mu);
 	if (j->state == QUEUED) {
 		/* Not taken yet: do it here rather than wait for a worker. */
-		for (pp = &head; *pp != NULL && *pp != j; pp = &(*pp)->next)
-			prev = *pp;
-		if (*pp == j) {
-			*pp = j->next;
-			if (tail == j)
-				tail = prev;
-		}
-		j->state = RUNNING;
-		pthread_mutex_unlock(&mu);
+		for (struct gzjob *q = head; q != j; q = q->next)
+			prev = q;
+		unqueue(j, prev);
 		run(j);
-		pthread_mutex_lock(&mu);
-		j->state = DONE;
 	}
 	while (j->state != DONE)
 		pthread_cond_wait(&done, &mu);
