@@ -337,9 +337,8 @@ line(int pass, const char *name, uint64_t lineno, const char *p,
 		return;		/* amp-unpack -j's, for ph-batch */
 	case SETTLE_SKIPPED:
 		/* Skipped members' events would all look missing. */
-		errx(EXIT_DATAERR, "%s:%llu: amp-unpack -j skipped the settled "
-		    "members before this line: ph-verify must see every "
-		    "event: run amp-unpack without -j", name,
+		errx(EXIT_DATAERR, "%s:%llu: " SETTLE_SKIPPED_WHY ": ph-verify "
+		    "must see every event: run amp-unpack without -j", name,
 		    (unsigned long long)lineno);
 	}
 	if (event_of(p, len, u, &h, &ours, &why) == -1) {

@@ -31,6 +31,14 @@
 
 enum { SETTLE_NONE, SETTLE_MEMBER, SETTLE_SKIPPED };
 
+/*
+ * What every stage says of a resume marker it cannot take (ph-verify and
+ * ph-report must read every event; amp-convert needs -j), before its own
+ * reason: one wording for "members were skipped".
+ */
+#define SETTLE_SKIPPED_WHY \
+	"amp-unpack -j skipped the settled members before this line"
+
 /* A zip member, as the marker and the journal name it. */
 struct settle_member {
 	const char	*name;		/* the member's name in the archive */

@@ -238,9 +238,9 @@ state_load(const char *file, uint64_t lineno, const char *key)
 	}
 	free(ns);
 	if (fp == NULL)
-		errx(EXIT_RUNTIME, "%s:%llu: amp-unpack skipped the members "
-		    "before this line, but no state file of %s names the last "
-		    "of them: read every member (amp-unpack without -j)", file,
+		errx(EXIT_RUNTIME, "%s:%llu: " SETTLE_SKIPPED_WHY ", but no "
+		    "state file of %s names the last of them: read every "
+		    "member (amp-unpack without -j)", file,
 		    (unsigned long long)lineno, journal_path);
 	if (strcmp(ver.p, AMP2PH_VERSION) != 0 || strcmp(fp_.p, fprint) != 0)
 		errx(EXIT_USAGE, "%s: written by amp-convert %s%s: the members "
@@ -312,9 +312,9 @@ marker(const char *file, uint64_t lineno, int kind, const char *line,
 	}
 	if (kind == SETTLE_SKIPPED) {
 		if (journal_path == NULL)
-			errx(EXIT_USAGE, "%s:%llu: amp-unpack -j skipped the "
-			    "settled members before this line: give amp-convert "
-			    "the same -j journal (its state is kept beside it)",
+			errx(EXIT_USAGE, "%s:%llu: " SETTLE_SKIPPED_WHY ": give "
+			    "amp-convert the same -j journal (its state is kept "
+			    "beside it)",
 			    file, (unsigned long long)lineno);
 		if (st.lines > 0)
 			errx(EXIT_DATAERR, "%s:%llu: a resume marker after "

@@ -399,9 +399,9 @@ read_export(const char *path)
 			continue;	/* amp-unpack -j's, not a row */
 		case SETTLE_SKIPPED:
 			/* The skipped members' rows would look missing. */
-			errx(EXIT_DATAERR, "%s:%llu: amp-unpack -j skipped the "
-			    "settled members before this line: the report must "
-			    "read every row: run amp-unpack without -j", l.name,
+			errx(EXIT_DATAERR, "%s:%llu: " SETTLE_SKIPPED_WHY ": the "
+			    "report must read every row: run amp-unpack without "
+			    "-j", l.name,
 			    (unsigned long long)l.lineno);
 		}
 		st.lines++;
