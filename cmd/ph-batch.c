@@ -1250,11 +1250,7 @@ main(int argc, char *argv[])
 			opt.host = optarg;
 			break;
 		case 'I':
-			if (cli_u64(optarg, 1, INT64_MAX, &u) == -1)
-				errx(EXIT_USAGE, "--project: expected the "
-				    "project's number (in its URL), got %s",
-				    optarg);
-			opt.project = optarg;
+			opt.project = phapi_project_arg(optarg);
 			break;
 		case 'j':
 			opt.journal_path = optarg;

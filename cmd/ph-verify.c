@@ -869,11 +869,7 @@ main(int argc, char *argv[])
 			opt.max_queries = u;
 			break;
 		case 'P':
-			if (cli_u64(optarg, 1, INT64_MAX, &u) == -1)
-				errx(EXIT_USAGE, "--project: expected the "
-				    "project's number (in its URL), got %s",
-				    optarg);
-			opt.project = optarg;
+			opt.project = phapi_project_arg(optarg);
 			break;
 		case 'q':
 			opt.quiet = 1;

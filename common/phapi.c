@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "jsonw.h"
 #include "phapi.h"
 #include "retry.h"
@@ -14,6 +15,17 @@
 #include "xalloc.h"
 
 #define RESP_MAX	(64 * 1024 * 1024)	/* 50,000 uuids fit easily */
+
+const char *
+phapi_project_arg(const char *arg)
+{
+	uint64_t u;
+
+	if (cli_u64(arg, 1, INT64_MAX, &u) == -1)
+		errx(EXIT_USAGE, "--project: expected the project's number (in "
+		    "its URL), got %s", arg);
+	return arg;
+}
 
 char *
 phapi_app_host(const char *capture)

@@ -20,6 +20,12 @@
 #include "http.h"
 #include "json.h"
 
+/*
+ * --project's value: a project's number, as in its URL; else a usage
+ * error (exit 2) that says so.  ph-batch and ph-verify take it alike.
+ */
+const char *phapi_project_arg(const char *arg);
+
 /* The private-API host that goes with a capture host (malloc'd). */
 char	*phapi_app_host(const char *capture_host);
 
