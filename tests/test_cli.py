@@ -197,3 +197,14 @@ def test_single_valued_option_twice_is_an_error(name, args, opt):
     p = run([name] + args, input=b"")
     assert p.returncode == 2, p.stderr
     assert opt.encode() in p.stderr and p.stdout == b""
+
+
+@pytest.mark.parametrize("name", ["ph-batch", "ph-verify"])
+def test_project_must_be_a_number(name):
+    """Both take --project alike (common/phapi)."""
+    p = subprocess.run([prog(name), "--project", "my-project", "-j", "x"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode == 2
+    assert p.stderr == (b"%s: --project: expected the project's number "
+                        b"(in its URL), got my-project\n" % name.encode())
