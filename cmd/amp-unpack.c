@@ -460,6 +460,25 @@ cmp_entry(const void *a, const void *b)
 	return natcmp_qsort(&x->name, &y->name);
 }
 
+/*
+ * 1 if an archive's entry is one amp-unpack reads (not a directory, a
+ * hidden or a non-data file, and within --since/--until); why it is not
+ * is said when path is given.  The plan of a resume and the reading
+ * walk the same entries, so both ask this.
+ */
+static int
+wanted(const struct zip_entry *e, const char *path)
+{
+	const char *why;
+
+	if ((why = skip_reason(e->name)) != NULL) {
+		if (path != NULL && strcmp(why, "directory entry") != 0)
+			warnx("%s: %s: skipped: %s", path, e->name, why);
+		return 0;
+	}
+	return selected(e->name);
+}
+
 /* An archive's entries in the order they are read. */
 static struct zip_entry **
 zip_order(struct zip *z)
@@ -610,17 +629,10 @@ do_zip(int fd, const char *path)
 	for (i = 0; i < z.nent; i++) {
 		struct zip_entry *e = order[i];
 		struct settle_member sm;
-		const char *why;
 		struct src *m;
 		int settle;
 
-		if ((why = skip_reason(e->name)) != NULL) {
-			if (strcmp(why, "directory entry") != 0)
-				warnx("%s: %s: skipped: %s", path, e->name,
-				    why);
-			continue;
-		}
-		if (!selected(e->name))
+		if (!wanted(e, path))
 			continue;
 		if (listflag) {
 			list_line(path, e->name, e->csize, e->damage == NULL,
@@ -641,16 +653,16 @@ do_zip(int fd, const char *path)
 		}
 		settle = settleable(e);
 		member_of(e, member_seq, &sm);
-		if ((m = zip_member(&z, e - z.ent, err, sizeof(err))) == NULL) {
-			bad(path, e->name, err);
-			continue;
-		}
-		if (whole_member(m, e)) {
+		/* Whole if it is small; else (or if that fails) streamed. */
+		m = zip_member(&z, e - z.ent, err, sizeof(err));
+		if (m != NULL && whole_member(m, e)) {
 			if (settle)
 				marker(&sm);
 			continue;
 		}
-		if ((m = zip_member(&z, e - z.ent, err, sizeof(err))) == NULL) {
+		if (m != NULL)		/* freed: a stream from the start */
+			m = zip_member(&z, e - z.ent, err, sizeof(err));
+		if (m == NULL) {
 			bad(path, e->name, err);
 			continue;
 		}
@@ -792,7 +804,7 @@ plan_resume(struct strv *files)
 			struct settle_member m;
 			int r;
 
-			if (skip_reason(e->name) != NULL || !selected(e->name))
+			if (!wanted(e, NULL))
 				continue;
 			seq++;
 			if (!settleable(e)) {

@@ -134,7 +134,8 @@ static CURLM		*multi;
 static int		 inflight, fatal, input_done;
 static int		 last_nonl, cut;	/* the input's last line was cut */
 static double		 tokens, last_refill, started;
-static struct mark	*marks_head, *marks_tail;	/* with -j only */
+static struct mark	*marks_head, *marks_tail;	/* when settling */
+static int		 settling;	/* -j, and not a dry run */
 static uint64_t		 settled;	/* members settled in this run */
 
 static void __attribute__((noreturn))
@@ -456,7 +457,7 @@ take_marker(const char *file, uint64_t line, const char *p, size_t len)
 	const char *why;
 	uint64_t seq;
 
-	if (jdb == NULL || opt.dry_run)
+	if (!settling)
 		return;
 	if (settle_parse(p, len, &key, &seq, &why) == -1) {
 		note("%s:%llu: %s: not used", file, (unsigned long long)line,
@@ -540,7 +541,7 @@ take_line(const char *file, uint64_t line, const char *p, size_t len)
 			return;
 		}
 	}
-	if (jdb != NULL && !opt.dry_run) {
+	if (settling) {
 		m = mark_current();
 		m->owed++;
 		if (phevent_identity(root, cl.device, cl.user))
@@ -1085,7 +1086,7 @@ read_input(struct input *in)
 	read_lines(in);
 	if (jdb != NULL) {
 		journal_read_end(jdb);
-		if (!opt.dry_run)
+		if (settling)
 			settle_ready();
 	}
 }
@@ -1364,7 +1365,8 @@ main(int argc, char *argv[])
 	}
 	started = last_refill = monotime();
 	tokens = batch_limit();
-	if (jdb != NULL && !opt.dry_run && journal_lock_sender(jdb,
+	settling = jdb != NULL && !opt.dry_run;
+	if (settling && journal_lock_sender(jdb,
 	    opt.journal_path, err, sizeof(err)) == -1)
 		errx(EXIT_RUNTIME, "journal %s", err);
 	if (!opt.dry_run)
