@@ -1,9 +1,9 @@
 /*
  * gzmem: whole-buffer gzip with libdeflate; see gzmem.h.  A request body
  * is whole in memory before it is sent, which is the case libdeflate is
- * made for: at level 1 it compresses about three times faster than
- * zlib's level 1, to a smaller body, and the body's compression was a
- * third of ph-batch's CPU (scripts/bench).
+ * made for.  Against zlib's level 1 (scripts/bench, 200k events): ph-batch
+ * into the sink from 0.61x to 0.96x zcat's rate per CPU-second, bodies
+ * 13% smaller.
  */
 #include <libdeflate.h>
 #include <string.h>
