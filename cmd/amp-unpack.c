@@ -496,8 +496,9 @@ zip_order(struct zip *z)
  * A zip member that is a small gzip file whose data fits the hold, read
  * and decompressed whole (gzmem; scripts/bench: 4.3x zcat, against 1.85x
  * streamed): 1 when its lines are written, 0 when it is for emit() to
- * read again, from the start, as every other input (one that does not fit, is not gzip,
- * or fails a check: emit() says which).  Either way m is freed.
+ * read again, from the start, as every other input (one that does not
+ * fit, is not gzip, or fails a check: emit() says which).  Either way m
+ * is freed.
  */
 static int
 whole_member(struct src *m, const struct zip_entry *e)
