@@ -80,8 +80,9 @@ static struct {
  * member that fails gives nothing.  The newest held bytes are in lbuf
  * (llen of them); when more than holdmax are held, the older whole lines
  * move to the spool, an unlinked file in $TMPDIR, so memory stays
- * bounded whatever the size of a member.  The common case, a member that fits, is read
- * straight into lbuf and written from there: no copy beyond the hold.
+ * bounded whatever the size of a member.  The common case, a member
+ * that fits, is read straight into lbuf and written from there: no copy
+ * beyond the hold (whole_member decompresses a small one into it too).
  */
 static char	*lbuf;
 static size_t	 lcap, llen;

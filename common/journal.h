@@ -8,8 +8,8 @@
  * ph-report reads it, and the runs table ph-batch keeps, to say what
  * arrived; ph-verify forgets what PostHog does not have.  ph-batch also
  * records the archive members it has settled (settle.h), which
- * amp-unpack -j skips and amp-convert -j asks about.  The database is in WAL mode so all of them can use it at
- * once.  This is the only module that opens it (and the only one that
+ * amp-unpack -j skips and amp-convert -j asks about.  The database is
+ * in WAL mode so all of them can use it at once.  This is the only module that opens it (and the only one that
  * calls SQLite), so the schema has one owner.
  */
 #ifndef JOURNAL_H
