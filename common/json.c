@@ -106,14 +106,25 @@ copy(struct json_parser *p, const void *s, size_t n)
 	return d;
 }
 
-/* A literal: n is 0 so that no reader of n sees a stale value. */
+/*
+ * A leaf of the tree (a string, a number, a literal), the same from
+ * both parsers.  A literal has n 0, so that no reader of n sees a stale
+ * value.
+ */
 static void
-literal(struct json_parser *p, enum jtype t)
+leaf(struct json_parser *p, enum jtype t, const char *s, size_t n)
 {
 	struct jval *v = push(p);
 
 	v->type = t;
-	v->n = 0;
+	v->u.s = s;
+	v->n = n;
+}
+
+static void
+literal(struct json_parser *p, enum jtype t)
+{
+	leaf(p, t, NULL, 0);
 }
 
 static int
@@ -134,11 +145,8 @@ static int
 cb_number(void *ctx, const char *s, size_t n)
 {
 	struct json_parser *p = ctx;
-	struct jval *v = push(p);
 
-	v->type = J_NUM;
-	v->u.s = copy(p, s, n);
-	v->n = n;
+	leaf(p, J_NUM, copy(p, s, n), n);
 	return 1;
 }
 
@@ -293,11 +301,7 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 		}
 		c = copy(p, s, n);
 	}
-	struct jval *v = push(p);
-
-	v->type = J_STR;
-	v->u.s = c;
-	v->n = n;
+	leaf(p, J_STR, c, n);
 	return 1;
 }
 
@@ -465,10 +469,7 @@ fast_string(struct json_parser *p, const char **qp, const char *e)
 			return 0;
 	} else
 		c = p->borrow ? s : copy(p, s, n);
-	struct jval *v = push(p);
-	v->type = J_STR;
-	v->u.s = c;
-	v->n = n;
+	leaf(p, J_STR, c, n);
 	*qp = q + 1;
 	return 1;
 }
@@ -508,10 +509,7 @@ fast_number(struct json_parser *p, const char **qp, const char *e)
 		if (q == d)
 			return 0;
 	}
-	struct jval *v = push(p);
-	v->type = J_NUM;
-	v->u.s = copy(p, s, q - s);
-	v->n = q - s;
+	leaf(p, J_NUM, copy(p, s, q - s), q - s);
 	*qp = q;
 	return 1;
 }
